@@ -24,7 +24,9 @@ export default defineConfig({
           globalSetup: ['test/setup/engines.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
-          fileParallelism: false,
+          // Each e2e file starts whole Cairn processes: one file at a time on a 2-core machine.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

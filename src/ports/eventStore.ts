@@ -11,50 +11,83 @@ export interface CommitRef {
 /**
  * The event store: the single source of truth. Key layout (same in S3 and on disk):
  *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl   one commit, written once
- *   indexes/unpublished/<aggregateType>/<aggregateId>/<seq>       relay outbox marker
+ *   indexes/unpublished/<aggregateType>/<aggregateId>/<seq>       relay outbox marker (empty)
  *   checkpoints/<name>.json                                       worker checkpoints
+ *
+ * An aggregate id may contain '/' ("db/inst-1"); it becomes nested folders on disk. Every listing is
+ * in key order (plain byte order of the full key, as S3 lists), so one aggregate's keys are
+ * contiguous and, thanks to the zero padding, in seq order.
  */
 export interface EventStore {
   /**
-   * Writes a commit at (aggregate, seq) once and its relay marker. Resolves when both are durable.
-   * Rejects with EventAlreadyExistsError if a commit is already at that position (never overwrites),
-   * with UnavailableError if the storage cannot be reached (the commit may then be absent).
+   * Writes a commit at (aggregate, seq) once, and its outbox marker. Resolves when both are durable.
+   *
+   * - Rejects with EventAlreadyExistsError if another commit is already at that position: the store
+   *   never overwrites, and of N concurrent appends of different commits at one position exactly one
+   *   resolves. The marker is still (re)written; the relay may then publish the existing commit once
+   *   more (at-least-once).
+   * - Resolves if the very same commit (byte for byte, so the same event ids) is already stored: an
+   *   append is safe to retry, and the retry repairs a missing marker.
+   * - Rejects with UnavailableError if the storage cannot be reached or is too slow. The commit may
+   *   or may not be stored then (and may be visible to reads): retry the same append until it
+   *   resolves or rejects with EventAlreadyExistsError; do not acknowledge before.
+   *
+   * A marker can exist without its commit (an append in flight, or one that failed between the two
+   * writes): readCommits then gives null for it. The relay must leave such a marker alone until it
+   * is older than any append can take, and may then drop it (the append was never acknowledged).
    */
   append(commit: Commit): Promise<void>;
 
-  /** Commits of one aggregate with seq > afterSeq, in seq order, at most `limit` (default all). */
-  readAggregate(ref: { aggregateType: AggregateType; aggregateId: string }, afterSeq?: number, limit?: number): Promise<Commit[]>;
+  /**
+   * Commits of one aggregate with seq > afterSeq (default 0), in seq order, at most `limit`
+   * (default all). One bounded listing of the aggregate's own keys; an unknown aggregate gives [].
+   */
+  readAggregate(
+    ref: { aggregateType: AggregateType; aggregateId: string },
+    afterSeq?: number,
+    limit?: number,
+  ): Promise<Commit[]>;
 
-  /** Reads the given commits (null where absent), in parallel where the storage allows. */
+  /** Reads the given commits (null where absent), in the order asked, in parallel where the storage allows. */
   readCommits(refs: CommitRef[]): Promise<(Commit | null)[]>;
 
-  /** Relay outbox: refs of commits not yet published, ordered by aggregate then seq. */
+  /** Relay outbox: refs of commits not yet published, in key order (by aggregate, then seq), at most `limit`. */
   listUnpublished(limit: number): Promise<CommitRef[]>;
 
-  /** Removes outbox markers after the commits were published. Idempotent. */
+  /** Removes outbox markers after the commits were published. Idempotent (absent markers are fine). */
   markPublished(refs: CommitRef[]): Promise<void>;
 
-  /** Every commit in the store, aggregate by aggregate in seq order (rebuild, consistency check). */
+  /**
+   * Every commit in the store (or of one aggregate type), in key order: aggregate by aggregate, each
+   * in seq order. Reads `pageSize` commits at a time (rebuild, consistency check).
+   */
   scan(options?: { aggregateType?: AggregateType; pageSize?: number }): AsyncIterable<Commit>;
 
-  /** Small named JSON documents stored beside the events (relay checkpoint). */
+  /** Small named JSON documents stored beside the events (relay checkpoint). Last write wins. */
   getCheckpoint<T>(name: string): Promise<T | null>;
   putCheckpoint<T>(name: string, value: T): Promise<void>;
 
-  /** A cheap round trip proving the storage answers (health). */
+  /** A cheap round trip proving the storage answers (health). Rejects with UnavailableError. */
   ping(): Promise<void>;
 }
 
 export const SEQ_DIGITS = 10;
+export const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
 export const padSeq = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0');
 export const commitKey = (r: CommitRef): string => `events/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}.jsonl`;
 export const unpublishedKey = (r: CommitRef): string =>
   `indexes/unpublished/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}`;
 export const UNPUBLISHED_PREFIX = 'indexes/unpublished/';
 export const EVENTS_PREFIX = 'events/';
+export const CHECKPOINTS_PREFIX = 'checkpoints/';
 export const aggregatePrefix = (r: { aggregateType: AggregateType; aggregateId: string }): string =>
   `events/${r.aggregateType}/${r.aggregateId}/`;
 export const checkpointKey = (name: string): string => `checkpoints/${name}.json`;
+
+/** File name of a commit inside its aggregate's folder: exactly the padded seq and `.jsonl`. */
+export const COMMIT_FILE = /^\d{10}\.jsonl$/;
+/** File name of an outbox marker inside its aggregate's folder. */
+export const MARKER_FILE = /^\d{10}$/;
 
 /** Parses "<prefix><type>/<aggregateId>/<seq>[.jsonl]" back into a ref. */
 export const parseRefKey = (key: string, prefix: string): CommitRef | null => {
@@ -69,4 +102,41 @@ export const parseRefKey = (key: string, prefix: string): CommitRef | null => {
     aggregateId: rest.slice(firstSlash + 1, lastSlash),
     seq,
   };
+};
+
+// A key part is safe on every backend (and sorts the same in JS and S3): printable ASCII without
+// space or backslash, and no empty, "." or ".." segment.
+const PRINTABLE_ASCII = /^[!-[\]-~]+$/;
+const EMPTY_OR_DOT_SEGMENT = /(^|\/)\.{0,2}(\/|$)/;
+
+/** Throws a RangeError unless the id can be a key part on every backend (a programming error). */
+export const assertSafeKeyPart = (what: string, value: string): void => {
+  if (typeof value !== 'string' || !PRINTABLE_ASCII.test(value) || EMPTY_OR_DOT_SEGMENT.test(value)) {
+    throw new RangeError(`Unsafe ${what} for the event store: ${JSON.stringify(value)}`);
+  }
+};
+
+/** Throws a RangeError unless the ref names a valid position (safe id, 1 <= seq <= MAX_SEQ). */
+export const assertValidRef = (r: CommitRef): void => {
+  assertSafeKeyPart('aggregate type', r.aggregateType);
+  assertSafeKeyPart('aggregate id', r.aggregateId);
+  if (!Number.isSafeInteger(r.seq) || r.seq < 1 || r.seq > MAX_SEQ) {
+    throw new RangeError(`Invalid seq ${String(r.seq)} for ${r.aggregateId}`);
+  }
+};
+
+/**
+ * Throws a RangeError unless the commit reads back as itself: at least one envelope, every envelope
+ * of this aggregate, and the last one at the commit's seq (parseCommit takes the position from it).
+ */
+export const assertValidCommit = (c: Commit): void => {
+  assertValidRef(c);
+  const last = c.envelopes[c.envelopes.length - 1];
+  if (!last) throw new RangeError(`Empty commit ${c.aggregateId}@${c.seq}`);
+  if (last.seq !== c.seq) throw new RangeError(`Commit ${c.aggregateId}@${c.seq} ends at seq ${last.seq}`);
+  for (const e of c.envelopes) {
+    if (e.aggregateType !== c.aggregateType || e.aggregateId !== c.aggregateId) {
+      throw new RangeError(`Envelope ${e.eventId} of ${e.aggregateId} in commit of ${c.aggregateId}`);
+    }
+  }
 };

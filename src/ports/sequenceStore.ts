@@ -2,6 +2,9 @@
  * The write-side ledger: one row per aggregate with its reserved seq, whether it is live, and its
  * parent. Reserving against `expectedSeq` is the atomic OCC step of every append; cross-aggregate
  * guards (parent must be live, no live children) are checked in the same atomic step.
+ *
+ * An absent row reads as seq 0, not live, no parent. Keys are opaque strings (the composition of
+ * aggregate type and id is the caller's business), compared byte-wise.
  */
 export interface LedgerEntry {
   key: string;
@@ -10,6 +13,7 @@ export interface LedgerEntry {
   parent: string | null;
   /** The highest seq known to be written to the event store. `seq > confirmedSeq` = in flight or burned. */
   confirmedSeq: number;
+  /** When the current `seq` was reserved (epoch ms, the store's clock; 0 for a synthesized absent entry). */
   reservedAt: number;
 }
 
@@ -20,28 +24,47 @@ export interface ReservationRequest {
   nextSeq: number;
   liveAfter: boolean;
   parent: string | null;
+  /** Keys that must exist and be live (e.g. the database and class of a new instance). */
   requireLive: string[];
+  /** Refuse when any row with `parent = key` is live (delete of a database or class). */
   forbidLiveChildren: boolean;
 }
 
 export type ReservationResult =
   | { ok: true }
+  /** `entry` is the current row (synthesized with seq 0 when the key is absent). */
   | { ok: false; reason: 'conflict'; entry: LedgerEntry }
+  /** The first key of `requireLive` (in the order given) that is absent or not live. */
   | { ok: false; reason: 'not_live'; key: string }
   | { ok: false; reason: 'has_live_children'; count: number };
 
 export interface SequenceStore {
-  /** Atomically: check guards, then move `key` from expectedSeq to nextSeq. Never partially applies. */
+  /**
+   * Atomically: check guards, then move `key` from expectedSeq to nextSeq. Never partially applies.
+   *
+   * Guards in this order, the first failing one answers: `conflict` (current seq ≠ expectedSeq),
+   * `not_live`, `has_live_children`. On success the row holds seq = nextSeq, live = liveAfter,
+   * parent, reservedAt = now; confirmedSeq is kept. Of N concurrent reserves with one expectedSeq
+   * exactly one succeeds. Guards are serialized against concurrent reserves of the keys they read:
+   * a reserve requiring a live parent and a reserve forbidding that parent's live children never
+   * both succeed (no live child under a dead parent). Resolves once the reservation is durable.
+   */
   reserve(request: ReservationRequest): Promise<ReservationResult>;
-  /** Records that the append of `seq` reached the event store (may lag; used to spot burned reservations). */
+  /**
+   * Records that the append of `seq` reached the event store (may lag; used to spot burned
+   * reservations): confirmedSeq = max(confirmedSeq, seq). A no-op for an absent key. Idempotent.
+   */
   confirm(key: string, seq: number): Promise<void>;
   /**
    * Rolls a reservation back to what the event store holds (after a failed or abandoned append):
-   * only if the entry is still at `fromSeq`. Returns whether it changed.
+   * only if the entry is still at `fromSeq` (compare-and-set; an absent key never matches). Sets seq
+   * and live, caps confirmedSeq at `to.seq`, keeps parent. Returns whether it matched and changed.
    */
   rollback(key: string, fromSeq: number, to: { seq: number; live: boolean }): Promise<boolean>;
+  /** The row, or null when the key was never reserved. */
   get(key: string): Promise<LedgerEntry | null>;
-  /** Live children of a parent (for the has-live-children guard and its repair). */
+  /** Live children of a parent, in key order, at most `limit` (for the has-live-children guard and its repair). */
   liveChildren(parent: string, limit: number): Promise<LedgerEntry[]>;
+  /** Resolves when the store can serve; rejects with UnavailableError otherwise. */
   ping(): Promise<void>;
 }

@@ -46,10 +46,24 @@ export type Command =
   | { type: 'DeleteInstance'; input: { database: string; id: string; expectedSeq: number } };
 
 export type CommandType = Command['type'];
+export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
+
+/** The mutation each command comes from; idempotency keys are scoped by it (API.md "Idempotency keys"). */
+export const MUTATION_OF: Readonly<Record<CommandType, string>> = {
+  CreateDatabase: 'createDatabase',
+  DeleteDatabase: 'deleteDatabase',
+  CreateOntologyClass: 'createOntologyClass',
+  UpdateOntologyClass: 'updateOntologyClass',
+  DeleteOntologyClass: 'deleteOntologyClass',
+  CreateInstance: 'createInstance',
+  UpdateInstance: 'updateInstance',
+  DeleteInstance: 'deleteInstance',
+};
 
 /**
  * What deciding needs besides the target aggregate's own state: states of other aggregates the
- * command refers to, loaded by the application service beforehand (see `referencesOf`).
+ * command refers to, loaded by the application service beforehand (see `dependenciesOf`). A missing
+ * entry counts as a missing aggregate.
  */
 export interface DecisionContext {
   now: string;
@@ -59,7 +73,10 @@ export interface DecisionContext {
   referencedInstances?: ReadonlyMap<string, InstanceState | null>;
   /** CreateOntologyClass/UpdateOntologyClass: classes named as REFERENCE targets, by bare id. */
   targetClasses?: ReadonlyMap<string, OntologyClassState | null>;
-  /** Whether the database of a class or an instance exists and is live. */
+  /**
+   * Whether the database of a class or an instance exists and is live. Creates need `true`
+   * (otherwise NOT_FOUND of the database); updates only fail on an explicit `false`; deletes ignore it.
+   */
   databaseLive?: boolean;
 }
 

@@ -30,12 +30,14 @@ export interface AggregateMeta {
 }
 
 export interface DatabaseState extends AggregateMeta {
+  aggregateType: 'DATABASE';
   name: string;
   label: string | null;
   description: string | null;
 }
 
 export interface OntologyClassState extends AggregateMeta {
+  aggregateType: 'ONTOLOGY_CLASS';
   database: string;
   id: string;
   label: string | null;
@@ -44,11 +46,16 @@ export interface OntologyClassState extends AggregateMeta {
 }
 
 export interface InstanceState extends AggregateMeta {
+  aggregateType: 'INSTANCE';
   database: string;
   id: string;
+  /** '' until created. */
   classId: string;
   properties: JsonObject;
 }
+
+/** The state of any aggregate, discriminated by `aggregateType`. */
+export type AggregateState = DatabaseState | OntologyClassState | InstanceState;
 
 /** Domain event types and payloads (schemaVersion 1). */
 export interface DomainEventMap {

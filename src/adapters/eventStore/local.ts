@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import { constants, type Dirent } from 'node:fs';
+import {
+  access,
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+} from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
+import { EventAlreadyExistsError, isCairnError, UnavailableError } from '../../core/errors.js';
+import {
+  aggregatePrefix,
+  assertSafeKeyPart,
+  assertValidCommit,
+  assertValidRef,
+  COMMIT_FILE,
+  type CommitRef,
+  checkpointKey,
+  commitKey,
+  EVENTS_PREFIX,
+  type EventStore,
+  MARKER_FILE,
+  padSeq,
+  parseRefKey,
+  UNPUBLISHED_PREFIX,
+  unpublishedKey,
+} from '../../ports/eventStore.js';
+import { mapLimit } from './concurrency.js';
+
+export interface LocalEventStoreOptions {
+  /** Root directory; created on first write. Holds the same keys as the bucket, as nested folders. */
+  dir: string;
+  /** Files read in parallel by readAggregate, readCommits and scan. @default 32 */
+  concurrency?: number;
+  /** Temp files older than this are leftovers of a crash and are swept at first write. @default 600_000 */
+  staleTempMs?: number;
+}
+
+const TMP = '.tmp';
+const DEPENDENCY = 'filesystem';
+
+const errno = (e: unknown): string | undefined =>
+  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+
+/** Port errors and programming errors pass through; storage failures become UnavailableError. */
+const translate = (e: unknown): unknown =>
+  isCairnError(e) || errno(e) === undefined ? e : new UnavailableError(DEPENDENCY, e);
+
+/**
+ * The embedded event store: the bucket's key layout in a local directory.
+ *
+ * Create-if-absent is atomic and crash safe: a commit is written to `.tmp/`, fsynced, then
+ * hard-linked to its key (`link` fails with EEXIST if the key exists, so two writers can never both
+ * win) and the key's folder is fsynced before the append resolves. A torn write stays in `.tmp/`,
+ * which no listing ever visits. The outbox marker (an empty file) is made durable before the commit
+ * is linked, so a crash can leave a marker without its commit (the relay skips it) but never an
+ * acknowledged or visible commit without its marker.
+ */
+export function createLocalEventStore(options: LocalEventStoreOptions): EventStore {
+  const root = resolve(options.dir);
+  const concurrency = options.concurrency ?? 32;
+  const staleTempMs = options.staleTempMs ?? 600_000;
+  const tmpDir = join(root, TMP);
+  const abs = (key: string): string => join(root, key);
+  const tmpName = (() => {
+    const run = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    let n = 0;
+    return (): string => join(tmpDir, `${run}-${++n}`);
+  })();
+
+  // Folders known to exist and be durable; an entry is a promise so concurrent creators share it.
+  const dirs = new Map<string, Promise<void>>();
+
+  const fsyncDir = async (dir: string): Promise<void> => {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  };
+
+  const createDir = async (dir: string): Promise<void> => {
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    // Each new folder's entry lives in its parent: fsync every parent from `first`'s down to `dir`'s.
+    const parents: string[] = [];
+    for (let d = dir; d.length >= first.length; d = dirname(d)) parents.push(dirname(d));
+    await Promise.all(parents.map(fsyncDir));
+  };
+
+  const ensureDir = (dir: string): Promise<void> => {
+    let done = dirs.get(dir);
+    if (!done) {
+      done = createDir(dir);
+      dirs.set(dir, done);
+      done.catch(() => dirs.delete(dir));
+    }
+    return done;
+  };
+
+  /** Runs `write` in `dir`, recreating the folder if a concurrent markPublished removed it. */
+  const inDir = async <T>(dir: string, write: () => Promise<T>): Promise<T> => {
+    for (let attempt = 0; ; attempt++) {
+      await ensureDir(dir);
+      try {
+        return await write();
+      } catch (e) {
+        if (errno(e) !== 'ENOENT' || attempt >= 5) throw e;
+        dirs.delete(dir);
+      }
+    }
+  };
+
+  let swept = false;
+  const sweepStaleTemps = async (): Promise<void> => {
+    const cutoff = Date.now() - staleTempMs;
+    for (const name of await readdir(tmpDir)) {
+      const p = join(tmpDir, name);
+      if ((await stat(p)).mtimeMs < cutoff) await unlink(p);
+    }
+  };
+
+  const withFile = async <T>(path: string, flags: string, use: (fh: FileHandle) => Promise<T>): Promise<T> => {
+    const fh = await open(path, flags);
+    try {
+      return await use(fh);
+    } finally {
+      await fh.close();
+    }
+  };
+
+  /** Writes `data` to a fresh temp file and makes its bytes durable. */
+  const writeTemp = async (data: string): Promise<string> => {
+    await ensureDir(tmpDir);
+    if (!swept) {
+      swept = true;
+      void sweepStaleTemps().catch(() => undefined);
+    }
+    const tmp = tmpName();
+    await withFile(tmp, 'wx', async (fh) => {
+      await fh.writeFile(data);
+      await fh.datasync();
+    });
+    return tmp;
+  };
+
+  const writeMarker = async (r: CommitRef): Promise<void> => {
+    const path = abs(unpublishedKey(r));
+    await inDir(dirname(path), () => withFile(path, 'w', async () => undefined));
+    await fsyncDir(dirname(path));
+  };
+
+  const writeCommit = async (c: Commit, tmp: string, data: string): Promise<void> => {
+    const path = abs(commitKey(c));
+    try {
+      await inDir(dirname(path), () => link(tmp, path));
+    } catch (e) {
+      if (errno(e) !== 'EEXIST') throw e;
+      // The very same bytes are a retry of this append (it may have crashed before answering):
+      // success. Anything else is another commit at this position.
+      if ((await readOptional(path)) !== data) throw new EventAlreadyExistsError(c.aggregateId, c.seq);
+    }
+    await fsyncDir(dirname(path));
+  };
+
+  const readOptional = async (path: string): Promise<string | null> => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return null;
+      throw e;
+    }
+  };
+
+  const readNames = async (dir: string): Promise<string[]> => {
+    try {
+      return await readdir(dir);
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return [];
+      throw e;
+    }
+  };
+
+  const listDir = async (dir: string): Promise<{ name: string; key: string; isDir: boolean }[]> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return [];
+      throw e;
+    }
+    const out = await Promise.all(
+      entries.map(async (e) => {
+        const isDir = e.isDirectory() || (!e.isFile() && (await stat(join(dir, e.name))).isDirectory());
+        // Sort as the full keys sort (S3 order): a folder's keys continue with '/'.
+        return { name: e.name, key: isDir ? `${e.name}/` : e.name, isDir };
+      }),
+    );
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  };
+
+  /** Keys under `prefix` (ending in '/') whose file name matches `file`, in key order, lazily. */
+  async function* walk(prefix: string, file: RegExp): AsyncGenerator<string> {
+    for (const e of await listDir(abs(prefix))) {
+      if (e.isDir) yield* walk(prefix + e.key, file);
+      else if (file.test(e.name)) yield prefix + e.name;
+    }
+  }
+
+  const readKeys = (keys: string[]): Promise<Commit[]> =>
+    mapLimit(keys, concurrency, async (key) => parseCommit(await readFile(abs(key), 'utf8')));
+
+  const pruneEmptyMarkerDirs = async (refs: CommitRef[]): Promise<void> => {
+    const stop = abs(UNPUBLISHED_PREFIX);
+    const leaves = [...new Set(refs.map((r) => dirname(abs(unpublishedKey(r)))))];
+    await Promise.all(
+      leaves.map(async (leaf) => {
+        for (let d = leaf; d.startsWith(stop) && d.length > stop.length; d = dirname(d)) {
+          dirs.delete(d);
+          try {
+            await rmdir(d);
+          } catch {
+            return; // not empty (or already gone): its parents are not empty either
+          }
+        }
+      }),
+    );
+  };
+
+  const store: EventStore = {
+    async append(commit) {
+      assertValidCommit(commit);
+      try {
+        const data = serializeCommit(commit);
+        const [tmp] = await Promise.all([writeTemp(data), writeMarker(commit)]);
+        try {
+          await writeCommit(commit, tmp, data);
+        } finally {
+          await unlink(tmp).catch(() => undefined);
+        }
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
+      assertSafeKeyPart('aggregate id', ref.aggregateId);
+      const after = `${padSeq(afterSeq)}.jsonl`;
+      try {
+        const keys = (await readNames(abs(aggregatePrefix(ref))))
+          .filter((name) => COMMIT_FILE.test(name) && name > after)
+          .sort()
+          .slice(0, limit)
+          .map((name) => aggregatePrefix(ref) + name);
+        return await readKeys(keys);
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async readCommits(refs) {
+      refs.forEach(assertValidRef);
+      try {
+        return await mapLimit(refs, concurrency, async (r) => {
+          const text = await readOptional(abs(commitKey(r)));
+          return text === null ? null : parseCommit(text);
+        });
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async listUnpublished(limit) {
+      const refs: CommitRef[] = [];
+      if (limit <= 0) return refs;
+      try {
+        for await (const key of walk(UNPUBLISHED_PREFIX, MARKER_FILE)) {
+          const r = parseRefKey(key, UNPUBLISHED_PREFIX);
+          if (r) refs.push(r);
+          if (refs.length >= limit) break;
+        }
+        return refs;
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async markPublished(refs) {
+      refs.forEach(assertValidRef);
+      try {
+        await mapLimit(refs, concurrency, (r) =>
+          unlink(abs(unpublishedKey(r))).catch((e: unknown) => {
+            if (errno(e) !== 'ENOENT') throw e;
+          }),
+        );
+        await pruneEmptyMarkerDirs(refs);
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async *scan(scanOptions = {}) {
+      const { aggregateType, pageSize = 100 } = scanOptions;
+      const prefix = aggregateType === undefined ? EVENTS_PREFIX : `${EVENTS_PREFIX}${aggregateType}/`;
+      let page: string[] = [];
+      try {
+        for await (const key of walk(prefix, COMMIT_FILE)) {
+          page.push(key);
+          if (page.length >= pageSize) {
+            yield* await readKeys(page);
+            page = [];
+          }
+        }
+        yield* await readKeys(page);
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async getCheckpoint<T>(name: string): Promise<T | null> {
+      assertSafeKeyPart('checkpoint name', name);
+      try {
+        const text = await readOptional(abs(checkpointKey(name)));
+        return text === null ? null : (JSON.parse(text) as T);
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async putCheckpoint<T>(name: string, value: T): Promise<void> {
+      assertSafeKeyPart('checkpoint name', name);
+      const path = abs(checkpointKey(name));
+      try {
+        const tmp = await writeTemp(JSON.stringify(value));
+        try {
+          await inDir(dirname(path), () => rename(tmp, path));
+        } catch (e) {
+          await unlink(tmp).catch(() => undefined);
+          throw e;
+        }
+        await fsyncDir(dirname(path));
+      } catch (e) {
+        throw translate(e);
+      }
+    },
+
+    async ping() {
+      try {
+        await ensureDir(tmpDir);
+        await access(tmpDir, constants.W_OK);
+      } catch (e) {
+        throw new UnavailableError(DEPENDENCY, e);
+      }
+    },
+  };
+  return store;
+}

@@ -1,0 +1,312 @@
+import {
+  CreateBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
+import { EventAlreadyExistsError, UnavailableError } from '../../core/errors.js';
+import {
+  aggregatePrefix,
+  assertSafeKeyPart,
+  assertValidCommit,
+  assertValidRef,
+  COMMIT_FILE,
+  type CommitRef,
+  checkpointKey,
+  commitKey,
+  EVENTS_PREFIX,
+  type EventStore,
+  MARKER_FILE,
+  padSeq,
+  parseRefKey,
+  UNPUBLISHED_PREFIX,
+  unpublishedKey,
+} from '../../ports/eventStore.js';
+import { mapLimit } from './concurrency.js';
+
+export interface S3EventStoreOptions {
+  /** Built by the composition root (endpoint, credentials, timeouts, SDK retries). */
+  s3: S3Client;
+  bucket: string;
+  /** Prepended to every key (test isolation, several stores in one bucket); a missing trailing '/' is added. @default '' */
+  prefix?: string;
+  /** Requests in flight for one read, scan page or markPublished. @default 16 */
+  concurrency?: number;
+  /** Attempts at the outbox marker when the commit was written but its marker was not. @default 4 */
+  markerAttempts?: number;
+}
+
+const DEPENDENCY = 's3';
+/** S3 lists and deletes at most 1000 keys per request. */
+const MAX_KEYS = 1000;
+/** A concurrent conditional write to the same key is in progress (409): ask again this many times. */
+const CONFLICT_ATTEMPTS = 5;
+
+interface SdkError {
+  name?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+const asSdkError = (e: unknown): SdkError => (typeof e === 'object' && e !== null ? (e as SdkError) : {});
+const statusOf = (e: unknown): number | undefined => asSdkError(e).$metadata?.httpStatusCode;
+
+const isPreconditionFailed = (e: unknown): boolean =>
+  statusOf(e) === 412 || asSdkError(e).name === 'PreconditionFailed';
+const isConditionalConflict = (e: unknown): boolean =>
+  statusOf(e) === 409 || asSdkError(e).name === 'ConditionalRequestConflict';
+const isNotFound = (e: unknown): boolean => statusOf(e) === 404 || asSdkError(e).name === 'NoSuchKey';
+
+/** No HTTP answer (connection refused or reset, DNS, timeout), throttling, or a server error. */
+const isUnavailable = (e: unknown): boolean => {
+  if (e instanceof TypeError || e instanceof RangeError) return false;
+  const status = statusOf(e);
+  return status === undefined || status >= 500 || status === 429 || status === 408;
+};
+
+/** Vendor failures become port errors; a client error (403, missing bucket) stays as it is: a bug or misconfiguration. */
+const translate = (e: unknown): unknown => (isUnavailable(e) ? new UnavailableError(DEPENDENCY, e) : e);
+
+const guard = async <T>(request: Promise<T>): Promise<T> => {
+  try {
+    return await request;
+  } catch (e) {
+    throw translate(e);
+  }
+};
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Creates the bucket unless it exists already (owned by these credentials). */
+export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (e) {
+    if (asSdkError(e).name === 'BucketAlreadyOwnedByYou') return;
+    throw translate(e);
+  }
+}
+
+/**
+ * The production event store: the key layout of the port in one S3 (or MinIO, or any S3-compatible)
+ * bucket.
+ *
+ * An append is two PUTs sent together, so it costs one round trip: the commit, conditional on the
+ * key being absent (`If-None-Match: *`, so S3 itself refuses an overwrite), and its empty outbox
+ * marker. A read is one listing of the aggregate's own keys plus parallel GETs.
+ */
+export function createS3EventStore(options: S3EventStoreOptions): EventStore {
+  const { s3, bucket, concurrency = 16, markerAttempts = 4 } = options;
+  const rawPrefix = options.prefix ?? '';
+  const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+  const k = (key: string): string => prefix + key;
+
+  const getText = async (key: string): Promise<string | null> => {
+    try {
+      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return (await res.Body?.transformToString('utf-8')) ?? '';
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw translate(e);
+    }
+  };
+
+  const readKeys = (keys: string[]): Promise<Commit[]> =>
+    mapLimit(keys, concurrency, async (key) => {
+      const text = await getText(key);
+      // Commits are never deleted; a listed key that vanished means someone tampered with the bucket.
+      if (text === null) throw new Error(`Commit ${key} was listed but is gone`);
+      return parseCommit(text);
+    });
+
+  const list = (listPrefix: string, maxKeys: number, token?: string, startAfter?: string) =>
+    guard(
+      s3.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: listPrefix,
+          MaxKeys: Math.max(1, Math.min(MAX_KEYS, maxKeys)),
+          ContinuationToken: token,
+          StartAfter: token === undefined ? startAfter : undefined,
+        }),
+      ),
+    );
+
+  const keysOf = (res: ListObjectsV2CommandOutput, file: RegExp): string[] =>
+    (res.Contents ?? []).flatMap((o) => (o.Key && file.test(o.Key.slice(o.Key.lastIndexOf('/') + 1)) ? [o.Key] : []));
+
+  const putCommit = async (commit: Commit, body: string): Promise<void> => {
+    const key = k(commitKey(commit));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            IfNoneMatch: '*',
+            ContentType: 'application/x-ndjson',
+          }),
+        );
+        return;
+      } catch (e) {
+        if (isConditionalConflict(e) && attempt < CONFLICT_ATTEMPTS) {
+          // Another conditional PUT of this key is in flight. Asking again settles it: 412 if that
+          // write landed, success if it failed. Persistent 409s are reported as "exists" below.
+          await pause(10 * attempt + Math.random() * 20);
+          continue;
+        }
+        if (!isPreconditionFailed(e) && !isConditionalConflict(e)) throw translate(e);
+        // The key exists. If it holds these very bytes, this is a retry of our own write (an SDK
+        // retry after a lost response, or the caller re-appending after UnavailableError): success.
+        if ((await getText(key)) === body) return;
+        throw new EventAlreadyExistsError(commit.aggregateId, commit.seq);
+      }
+    }
+  };
+
+  const putMarker = (r: CommitRef): Promise<unknown> =>
+    s3.send(new PutObjectCommand({ Bucket: bucket, Key: k(unpublishedKey(r)), Body: '' }));
+
+  const store: EventStore = {
+    async append(commit) {
+      assertValidCommit(commit);
+      const [written, marked] = await Promise.allSettled([
+        putCommit(commit, serializeCommit(commit)),
+        putMarker(commit),
+      ]);
+      // Commit refused or unreachable: that is the answer. A marker written beside a refused commit
+      // only makes the relay publish the existing commit once more (at-least-once), and it is what
+      // repairs the outbox when an append is re-run after the edge case below.
+      if (written.status === 'rejected') throw written.reason;
+      if (marked.status === 'fulfilled') return;
+      // Edge case: the commit is written (and readable) but its marker is not, so the relay would
+      // never publish it. Retry the marker; if S3 still refuses, report UnavailableError although the
+      // commit exists. The caller must not acknowledge; re-running the same append then resolves
+      // (identical bytes) and writes the marker. Until then the commit is visible but unpublished.
+      let cause: unknown = marked.reason;
+      for (let attempt = 2; attempt <= markerAttempts; attempt++) {
+        await pause(25 * 2 ** (attempt - 2));
+        try {
+          await putMarker(commit);
+          return;
+        } catch (e) {
+          cause = e;
+        }
+      }
+      throw new UnavailableError(DEPENDENCY, cause);
+    },
+
+    async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
+      assertSafeKeyPart('aggregate id', ref.aggregateId);
+      if (limit <= 0) return [];
+      const listPrefix = k(aggregatePrefix(ref));
+      const startAfter = afterSeq > 0 ? `${listPrefix}${padSeq(afterSeq)}.jsonl` : undefined;
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const res = await list(listPrefix, limit - keys.length, token, startAfter);
+        // Only the aggregate's own commits: a deeper key would belong to another aggregate.
+        for (const key of keysOf(res, COMMIT_FILE)) if (!key.includes('/', listPrefix.length)) keys.push(key);
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token !== undefined && keys.length < limit);
+      return readKeys(keys.slice(0, limit));
+    },
+
+    async readCommits(refs) {
+      refs.forEach(assertValidRef);
+      return mapLimit(refs, concurrency, async (r) => {
+        const text = await getText(k(commitKey(r)));
+        return text === null ? null : parseCommit(text);
+      });
+    },
+
+    async listUnpublished(limit) {
+      const listPrefix = k(UNPUBLISHED_PREFIX);
+      const refs: CommitRef[] = [];
+      let token: string | undefined;
+      while (refs.length < limit) {
+        const res = await list(listPrefix, limit - refs.length, token);
+        for (const key of keysOf(res, MARKER_FILE)) {
+          const r = parseRefKey(key, listPrefix);
+          if (r) refs.push(r);
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        if (token === undefined) break;
+      }
+      return refs.slice(0, limit);
+    },
+
+    async markPublished(refs) {
+      refs.forEach(assertValidRef);
+      const batches: CommitRef[][] = [];
+      for (let i = 0; i < refs.length; i += MAX_KEYS) batches.push(refs.slice(i, i + MAX_KEYS));
+      await mapLimit(batches, concurrency, async (batch) => {
+        const res = await guard(
+          s3.send(
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: batch.map((r) => ({ Key: k(unpublishedKey(r)) })), Quiet: true },
+            }),
+          ),
+        );
+        // Deleting an absent key is a success in S3, so any error here is a real failure.
+        const failed = res.Errors ?? [];
+        if (failed.length > 0) {
+          const first = failed[0];
+          throw new UnavailableError(
+            DEPENDENCY,
+            new Error(`DeleteObjects: ${first?.Code} ${first?.Message} (${first?.Key})`),
+          );
+        }
+      });
+    },
+
+    async *scan(scanOptions = {}) {
+      const { aggregateType, pageSize = 100 } = scanOptions;
+      const listPrefix = k(aggregateType === undefined ? EVENTS_PREFIX : `${EVENTS_PREFIX}${aggregateType}/`);
+      let next: Promise<ListObjectsV2CommandOutput> | undefined = list(listPrefix, pageSize);
+      while (next) {
+        const res: ListObjectsV2CommandOutput = await next;
+        const token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        // Fetch the next listing while this page's commits are read; mark it handled in case the
+        // consumer stops early (its failure is then nobody's business).
+        next = token === undefined ? undefined : list(listPrefix, pageSize, token);
+        next?.catch(() => undefined);
+        yield* await readKeys(keysOf(res, COMMIT_FILE));
+      }
+    },
+
+    async getCheckpoint<T>(name: string): Promise<T | null> {
+      assertSafeKeyPart('checkpoint name', name);
+      const text = await getText(k(checkpointKey(name)));
+      return text === null ? null : (JSON.parse(text) as T);
+    },
+
+    async putCheckpoint<T>(name: string, value: T): Promise<void> {
+      assertSafeKeyPart('checkpoint name', name);
+      await guard(
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: k(checkpointKey(name)),
+            Body: JSON.stringify(value),
+            ContentType: 'application/json',
+          }),
+        ),
+      );
+    },
+
+    async ping() {
+      try {
+        await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      } catch (e) {
+        throw new UnavailableError(DEPENDENCY, e);
+      }
+    },
+  };
+  return store;
+}

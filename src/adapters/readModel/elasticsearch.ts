@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { type Client, errors } from '@elastic/elasticsearch';
+import { AGGREGATE_TYPES, type AggregateType } from '../../core/aggregate.js';
+import { UnavailableError } from '../../core/errors.js';
+import type { Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
+import {
+  DOC_FIELDS,
+  fromSource,
+  INDEX_SUFFIX,
+  type IndexOptions,
+  indexBody,
+  toSource,
+} from './elasticsearchIndexes.js';
+import { cursorOf, instanceSearchBody } from './elasticsearchQuery.js';
+import { decodeCursor, encodeCursor, invalidCursor, validateQuery } from './query.js';
+
+export interface ElasticsearchReadModelOptions extends Partial<IndexOptions> {
+  client: Client;
+  /** Lowercase; the aliases are `<indexPrefix>-databases`, `-classes` and `-instances`. */
+  indexPrefix: string;
+}
+
+export interface ElasticsearchReadModel extends ReadModel {
+  /** Creates the indexes and their aliases where missing. Called lazily (once) by every other method. */
+  ensureIndexes(): Promise<void>;
+  /** Deletes the indexes (test cleanup, teardown). */
+  dropIndexes(): Promise<void>;
+}
+
+interface Hit {
+  _id: string;
+  _source: Record<string, unknown>;
+  sort?: unknown[];
+}
+interface SearchResponse {
+  hits: { total: { value: number }; hits: Hit[] };
+}
+interface MgetResponse {
+  docs: { _id: string; found?: boolean; _source?: Record<string, unknown>; error?: EsError }[];
+}
+interface EsError {
+  type: string;
+  reason: string;
+}
+interface BulkResponse {
+  errors: boolean;
+  items: Record<string, { _id: string; status: number; error?: EsError }>[];
+}
+
+/**
+ * Read model on Elasticsearch 7.10 (OSS). Writes use external versioning (`version: seq`), so a
+ * stale or duplicate write is a per-item 409 and is ignored; `refresh: true` on every bulk makes the
+ * batch visible to searches when `apply` resolves (measured: a forced refresh costs a few ms, while
+ * `wait_for` waits for the next periodic refresh, ~0.5 s on average). See elasticsearchIndexes.ts
+ * for the layout. Connection failures, timeouts, 429 and 5xx become UnavailableError('elasticsearch').
+ */
+export function createElasticsearchReadModel({
+  client,
+  indexPrefix,
+  shards = 1,
+  replicas = 0,
+  maxFields = 10_000,
+}: ElasticsearchReadModelOptions): ElasticsearchReadModel {
+  const indexOptions: IndexOptions = { shards, replicas, maxFields };
+  const alias = (type: AggregateType): string => `${indexPrefix}-${INDEX_SUFFIX[type]}`;
+  const fresh = (type: AggregateType): string =>
+    `${alias(type)}-g${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
+  const indexesOf = async (type: AggregateType): Promise<string[]> => {
+    const { body, statusCode } = await call('get alias', () =>
+      client.indices.getAlias<Record<string, unknown>>({ name: alias(type) }, { ignore: [404] }),
+    );
+    return statusCode === 404 ? [] : Object.keys(body);
+  };
+
+  const ensureIndex = async (type: AggregateType): Promise<void> => {
+    if ((await indexesOf(type)).length > 0) return;
+    // A fixed first name: two processes starting together create one index, not two behind one alias.
+    const { body } = await call('create index', () =>
+      client.indices.create<{ error?: EsError }>(
+        { index: `${alias(type)}-g0`, body: { ...indexBody(type, indexOptions), aliases: { [alias(type)]: {} } } },
+        { ignore: [400] },
+      ),
+    );
+    if (body.error && body.error.type !== 'resource_already_exists_exception') {
+      throw new Error(`Elasticsearch refused to create ${alias(type)}: ${body.error.type}: ${body.error.reason}`);
+    }
+  };
+
+  let ready: Promise<void> | null = null;
+  const ensureIndexes = (): Promise<void> => {
+    ready ??= Promise.all(AGGREGATE_TYPES.map(ensureIndex)).then(
+      () => undefined,
+      (e: unknown) => {
+        ready = null;
+        throw e;
+      },
+    );
+    return ready;
+  };
+
+  const search = async (type: AggregateType, body: Record<string, unknown>, after: boolean) => {
+    await ensureIndexes();
+    try {
+      const { body: res } = await call('search', () =>
+        client.search<SearchResponse>({ index: alias(type), _source_includes: [...DOC_FIELDS], body }),
+      );
+      return res;
+    } catch (e) {
+      // A cursor that passed validation can still carry values of the wrong type for its field.
+      if (after && e instanceof errors.ResponseError && e.statusCode === 400) throw invalidCursor();
+      throw e;
+    }
+  };
+
+  const toPage = (res: SearchResponse, first: number, cursor: (hit: Hit) => string): Page => {
+    const hits = res.hits.hits.slice(0, first);
+    return {
+      docs: hits.map((h) => fromSource(h._source)),
+      cursors: hits.map(cursor),
+      hasNextPage: res.hits.hits.length > first,
+      totalCount: res.hits.total.value,
+    };
+  };
+
+  return {
+    ensureIndexes,
+
+    async dropIndexes() {
+      const indexes = (await Promise.all(AGGREGATE_TYPES.map(indexesOf))).flat();
+      ready = null;
+      if (indexes.length > 0) await call('delete indexes', () => client.indices.delete({ index: indexes }));
+    },
+
+    async apply(docs) {
+      if (docs.length === 0) return;
+      await ensureIndexes();
+      const body = docs.flatMap((d) => [
+        { index: { _index: alias(d.aggregateType), _id: d.aggregateId, version: d.seq, version_type: 'external' } },
+        toSource(d),
+      ]);
+      const { body: res } = await call('bulk', () =>
+        client.bulk<BulkResponse>({ body, refresh: true, require_alias: true }),
+      );
+      if (res.errors) checkBulkItems(res);
+    },
+
+    async getMany(aggregateType, aggregateIds) {
+      if (aggregateIds.length === 0) return [];
+      await ensureIndexes();
+      const { body } = await call('mget', () =>
+        client.mget<MgetResponse>({
+          index: alias(aggregateType),
+          _source_includes: [...DOC_FIELDS],
+          body: { ids: aggregateIds },
+        }),
+      );
+      return body.docs.map((d): ProjectedDoc | null => {
+        if (d.error) throw new Error(`Elasticsearch failed to get ${d._id}: ${d.error.type}: ${d.error.reason}`);
+        return d.found && d._source ? fromSource(d._source) : null;
+      });
+    },
+
+    async list(aggregateType, { database, first, after }) {
+      const filter: Record<string, unknown>[] = [{ term: { deleted: false } }];
+      if (aggregateType === 'ONTOLOGY_CLASS' && database !== undefined) filter.push({ term: { database } });
+      const body: Record<string, unknown> = {
+        query: { bool: { filter } },
+        sort: [{ aggregateId: 'asc' }],
+        size: first + 1,
+        track_total_hits: true,
+      };
+      if (after) {
+        const { a } = decodeCursor(after);
+        if (typeof a !== 'string') throw invalidCursor();
+        body.search_after = [a];
+      }
+      const res = await search(aggregateType, body, Boolean(after));
+      return toPage(res, first, (h) => encodeCursor({ a: h._id }));
+    },
+
+    async searchInstances(query) {
+      const valid = validateQuery(query);
+      const res = await search('INSTANCE', instanceSearchBody(query, valid), Boolean(query.after));
+      return toPage(res, query.first, (h) => cursorOf(valid.orderBy, h.sort));
+    },
+
+    async reset() {
+      await ensureIndexes();
+      // A fresh empty index swapped in atomically: readers never see a missing index, and no
+      // deleted-doc versions survive (delete-by-query would refuse seq 1 again for a minute).
+      await Promise.all(
+        AGGREGATE_TYPES.map(async (type) => {
+          const old = await indexesOf(type);
+          const index = fresh(type);
+          await call('create index', () => client.indices.create({ index, body: indexBody(type, indexOptions) }));
+          await call('swap alias', () =>
+            client.indices.updateAliases({
+              body: {
+                actions: [{ add: { index, alias: alias(type) } }, ...old.map((i) => ({ remove_index: { index: i } }))],
+              },
+            }),
+          );
+        }),
+      );
+    },
+
+    async ping() {
+      await call('ping', () => client.ping());
+    },
+  };
+}
+
+/** 409 = a stale or duplicate write (external versioning): ignored. Anything else fails the batch. */
+const checkBulkItems = (res: BulkResponse): void => {
+  for (const item of res.items) {
+    const r = Object.values(item)[0];
+    if (!r?.error || r.status === 409) continue;
+    if (r.status === 429 || r.status >= 500) {
+      throw new UnavailableError('elasticsearch', new Error(`${r._id}: ${r.error.type}: ${r.error.reason}`));
+    }
+    throw new Error(`Elasticsearch refused ${r._id}: ${r.error.type}: ${r.error.reason}`);
+  }
+};
+
+const isUnavailable = (e: unknown): boolean =>
+  e instanceof errors.ConnectionError ||
+  e instanceof errors.TimeoutError ||
+  e instanceof errors.NoLivingConnectionsError ||
+  (e instanceof errors.ResponseError && (e.statusCode === 429 || (e.statusCode ?? 0) >= 500));
+
+/** Runs one client call, translating vendor failures into port errors. */
+async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isUnavailable(e)) throw new UnavailableError('elasticsearch', e);
+    if (e instanceof errors.ResponseError) {
+      const err = (e.body as { error?: { type?: string; reason?: string } } | undefined)?.error;
+      const detail = err ? `${err.type}: ${err.reason}` : e.message;
+      throw new errors.ResponseError(e.meta, `Elasticsearch refused ${what}: ${detail}`);
+    }
+    throw e;
+  }
+}

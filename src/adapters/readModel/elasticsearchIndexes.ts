@@ -1,0 +1,129 @@
+/**
+ * Elasticsearch layout of the read model: one index per aggregate type behind an alias
+ * (`<prefix>-databases`, `-classes`, `-instances`), explicit mappings, and the indexed copies of an
+ * instance's properties.
+ *
+ * Why the indirection: `data` (the source of truth) is stored but not indexed (`enabled: false`), so
+ * no property name is ever mapped from it. Each property value is copied by JSON type into its own
+ * subfield — `p_num.<name>` (double), `p_str.<name>` (keyword), `p_bool.<name>` (boolean) — so one
+ * name holding an INT in one class and a STRING in another maps two fields and never conflicts.
+ * `p_exists` lists the names present, `search_text` holds the string values for full text.
+ * Writes go through the alias with `require_alias`, so a write never auto-creates a dynamic index,
+ * and `reset` swaps in a fresh index atomically.
+ */
+import { type AggregateType, PROPERTY_NAME } from '../../core/aggregate.js';
+import type { ProjectedDoc } from '../../ports/readModel.js';
+import { comparable, isPresent, MAX_INDEXED_STRING, MAX_WORD_LENGTH, propertiesOf, WORD_SEPARATOR } from './query.js';
+
+export const INDEX_SUFFIX: Record<AggregateType, string> = {
+  DATABASE: 'databases',
+  ONTOLOGY_CLASS: 'classes',
+  INSTANCE: 'instances',
+};
+
+/** The ProjectedDoc fields, as stored in `_source` (reads fetch only these). */
+export const DOC_FIELDS = [
+  'aggregateType',
+  'aggregateId',
+  'database',
+  'id',
+  'classId',
+  'seq',
+  'deleted',
+  'createdAt',
+  'updatedAt',
+  'data',
+] as const;
+
+const keyword = { type: 'keyword' };
+const stored = { type: 'keyword', index: false, doc_values: false };
+
+const docProperties = {
+  aggregateType: keyword,
+  aggregateId: keyword,
+  database: keyword,
+  id: keyword,
+  classId: keyword,
+  seq: { type: 'long' },
+  deleted: { type: 'boolean' },
+  createdAt: stored,
+  updatedAt: stored,
+  data: { type: 'object', enabled: false },
+};
+
+export interface IndexOptions {
+  shards: number;
+  replicas: number;
+  /** `index.mapping.total_fields.limit`: each distinct property name costs up to three fields. */
+  maxFields: number;
+}
+
+/** Settings and mappings of a new index of one aggregate type. */
+export const indexBody = (type: AggregateType, o: IndexOptions): Record<string, unknown> => {
+  const settings: Record<string, unknown> = { number_of_shards: o.shards, number_of_replicas: o.replicas };
+  if (type !== 'INSTANCE') return { settings, mappings: { dynamic: 'strict', properties: docProperties } };
+  return {
+    settings: {
+      ...settings,
+      'mapping.total_fields.limit': o.maxFields,
+      analysis: {
+        tokenizer: { cairn_words: { type: 'pattern', pattern: WORD_SEPARATOR } },
+        filter: { cairn_word_length: { type: 'length', min: 1, max: MAX_WORD_LENGTH } },
+        analyzer: {
+          cairn_words: { type: 'custom', tokenizer: 'cairn_words', filter: ['lowercase', 'cairn_word_length'] },
+        },
+      },
+    },
+    mappings: {
+      dynamic: 'strict',
+      dynamic_templates: [
+        { p_num: { path_match: 'p_num.*', mapping: { type: 'double' } } },
+        { p_str: { path_match: 'p_str.*', mapping: { type: 'keyword', ignore_above: MAX_INDEXED_STRING } } },
+        { p_bool: { path_match: 'p_bool.*', mapping: { type: 'boolean' } } },
+      ],
+      properties: {
+        ...docProperties,
+        p_num: { type: 'object', dynamic: true },
+        p_str: { type: 'object', dynamic: true },
+        p_bool: { type: 'object', dynamic: true },
+        p_exists: keyword,
+        search_text: { type: 'text', analyzer: 'cairn_words', norms: false, index_options: 'docs' },
+      },
+    },
+  };
+};
+
+/** The `_source` written for a doc: the doc itself, plus the indexed copies for an instance. */
+export const toSource = (doc: ProjectedDoc): Record<string, unknown> => {
+  const source: Record<string, unknown> = {};
+  for (const f of DOC_FIELDS) source[f] = doc[f];
+  if (doc.aggregateType !== 'INSTANCE') return source;
+  const num: [string, number][] = [];
+  const str: [string, string][] = [];
+  const bool: [string, boolean][] = [];
+  const exists: string[] = [];
+  const text: string[] = [];
+  for (const [name, value] of Object.entries(propertiesOf(doc.data))) {
+    if (typeof value === 'string') text.push(value);
+    // Names are validated upstream; one with a dot or a wildcard would corrupt the mapping, so skip it.
+    if (!PROPERTY_NAME.test(name) || !isPresent(value)) continue;
+    exists.push(name);
+    const v = comparable(value);
+    if (typeof v === 'number') num.push([name, v]);
+    else if (typeof v === 'string') str.push([name, v]);
+    else if (typeof v === 'boolean') bool.push([name, v]);
+  }
+  // fromEntries defines own properties, so a property named `__proto__` stays a plain key.
+  source.p_num = Object.fromEntries(num);
+  source.p_str = Object.fromEntries(str);
+  source.p_bool = Object.fromEntries(bool);
+  source.p_exists = exists;
+  source.search_text = text;
+  return source;
+};
+
+export const fromSource = (source: Record<string, unknown>): ProjectedDoc => {
+  const doc: Record<string, unknown> = {};
+  for (const f of DOC_FIELDS) doc[f] = source[f];
+  return doc as unknown as ProjectedDoc;
+};

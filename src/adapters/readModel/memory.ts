@@ -1,0 +1,229 @@
+import type { AggregateType } from '../../core/aggregate.js';
+import type { InstanceQuery, OrderKey, Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
+import {
+  type Check,
+  comparable,
+  compareScalars,
+  compareStrings,
+  decodeCursor,
+  encodeCursor,
+  invalidCursor,
+  isPresent,
+  orderSignature,
+  propertiesOf,
+  propertyOf,
+  type Scalar,
+  validateQuery,
+  words,
+} from './query.js';
+
+/**
+ * In-process read model: the fake behind unit tests and the `local` profile. Stores private copies
+ * and hands out fresh copies, as a remote engine would. Live instances are grouped per database and
+ * per class, so a query touches only its own database; it filters and sorts in memory.
+ */
+export function createMemoryReadModel(): ReadModel {
+  /** Every doc, tombstones included, by aggregate id. */
+  const all: Record<AggregateType, Map<string, ProjectedDoc>> = {
+    DATABASE: new Map(),
+    ONTOLOGY_CLASS: new Map(),
+    INSTANCE: new Map(),
+  };
+  /** Live classes and instances: database → aggregateId → entry. */
+  const liveClasses = new Map<string, Map<string, ProjectedDoc>>();
+  const liveInstances = new Map<string, Map<string, InstanceEntry>>();
+  /** Live instances: "database/classId" → aggregateId → entry. */
+  const liveByClass = new Map<string, Map<string, InstanceEntry>>();
+
+  const unindex = (doc: ProjectedDoc): void => {
+    if (doc.aggregateType === 'ONTOLOGY_CLASS') liveClasses.get(doc.database)?.delete(doc.aggregateId);
+    if (doc.aggregateType === 'INSTANCE') {
+      liveInstances.get(doc.database)?.delete(doc.aggregateId);
+      liveByClass.get(`${doc.database}/${doc.classId}`)?.delete(doc.aggregateId);
+    }
+  };
+  const index = (doc: ProjectedDoc): void => {
+    if (doc.aggregateType === 'ONTOLOGY_CLASS') bucket(liveClasses, doc.database).set(doc.aggregateId, doc);
+    if (doc.aggregateType === 'INSTANCE') {
+      const entry = instanceEntry(doc);
+      bucket(liveInstances, doc.database).set(doc.aggregateId, entry);
+      bucket(liveByClass, `${doc.database}/${doc.classId}`).set(doc.aggregateId, entry);
+    }
+  };
+
+  return {
+    async apply(docs) {
+      for (const incoming of docs) {
+        const stored = all[incoming.aggregateType].get(incoming.aggregateId);
+        if (stored && stored.seq >= incoming.seq) continue;
+        const doc = structuredClone(incoming);
+        all[doc.aggregateType].set(doc.aggregateId, doc);
+        if (stored) unindex(stored);
+        if (!doc.deleted) index(doc);
+      }
+    },
+
+    async getMany(aggregateType, aggregateIds) {
+      return aggregateIds.map((id) => {
+        const doc = all[aggregateType].get(id);
+        return doc ? structuredClone(doc) : null;
+      });
+    },
+
+    async list(aggregateType, { database, first, after }) {
+      let live: ProjectedDoc[];
+      if (aggregateType === 'DATABASE') live = [...all.DATABASE.values()].filter((d) => !d.deleted);
+      else if (database !== undefined) live = [...(liveClasses.get(database)?.values() ?? [])];
+      else live = [...liveClasses.values()].flatMap((m) => [...m.values()]);
+      const position = after ? listPosition(after) : null;
+      const rest = position === null ? live : live.filter((d) => compareStrings(d.aggregateId, position) > 0);
+      rest.sort((a, b) => compareStrings(a.aggregateId, b.aggregateId));
+      const docs = rest.slice(0, first);
+      return {
+        docs: docs.map((d) => structuredClone(d)),
+        cursors: docs.map((d) => encodeCursor({ a: d.aggregateId })),
+        hasNextPage: rest.length > first,
+        totalCount: live.length,
+      };
+    },
+
+    async searchInstances(query) {
+      return searchInstances(query, liveInstances, liveByClass);
+    },
+
+    async reset() {
+      for (const m of Object.values(all)) m.clear();
+      liveClasses.clear();
+      liveInstances.clear();
+      liveByClass.clear();
+    },
+
+    async ping() {},
+  };
+}
+
+interface InstanceEntry {
+  doc: ProjectedDoc;
+  properties: Record<string, unknown>;
+  /** Words of the string values, computed on first search. */
+  words?: Set<string>;
+}
+
+const instanceEntry = (doc: ProjectedDoc): InstanceEntry => ({ doc, properties: propertiesOf(doc.data) });
+
+const bucket = <V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> => {
+  let m = map.get(key);
+  if (!m) {
+    m = new Map();
+    map.set(key, m);
+  }
+  return m;
+};
+
+const listPosition = (after: string): string => {
+  const { a } = decodeCursor(after);
+  if (typeof a !== 'string') throw invalidCursor();
+  return a;
+};
+
+const wordsOf = (entry: InstanceEntry): Set<string> => {
+  entry.words ??= new Set(Object.values(entry.properties).flatMap((v) => (typeof v === 'string' ? words(v) : [])));
+  return entry.words;
+};
+
+const sameType = (a: Scalar, b: Scalar): boolean => typeof a === typeof b;
+
+const matches = (entry: InstanceEntry, check: Check): boolean => {
+  const raw = propertyOf(entry.properties, check.property);
+  if (check.kind === 'exists') return isPresent(raw) === check.present;
+  const value = comparable(raw);
+  switch (check.kind) {
+    case 'anyOf':
+      return value !== undefined && check.values.some((v) => sameType(v, value) && compareScalars(value, v) === 0);
+    case 'ne':
+      return (
+        isPresent(raw) &&
+        !(value !== undefined && sameType(value, check.value) && compareScalars(value, check.value) === 0)
+      );
+    case 'range': {
+      if (value === undefined || !sameType(value, check.value)) return false;
+      const d = compareScalars(value, check.value);
+      return check.op === 'gt' ? d > 0 : check.op === 'gte' ? d >= 0 : check.op === 'lt' ? d < 0 : d <= 0;
+    }
+  }
+};
+
+/** Sort key of one orderBy entry: type group (numbers, strings, booleans, missing) and value. */
+type SortKey = [0, number] | [1, string] | [2, boolean] | [3, null];
+const RANK = { number: 0, string: 1, boolean: 2 } as const;
+
+const sortKey = (properties: Record<string, unknown>, property: string): SortKey => {
+  const v = comparable(propertyOf(properties, property));
+  return v === undefined ? [3, null] : ([RANK[typeof v as 'number' | 'string' | 'boolean'], v] as SortKey);
+};
+
+interface Keyed {
+  keys: SortKey[];
+  id: string;
+}
+
+const compareKeyed = (orderBy: OrderKey[], a: Keyed, b: Keyed): number => {
+  for (let i = 0; i < orderBy.length; i++) {
+    const [ra, va] = a.keys[i]!;
+    const [rb, vb] = b.keys[i]!;
+    if (ra !== rb) return ra - rb;
+    if (va === null || vb === null) continue;
+    const d = compareScalars(va, vb);
+    if (d !== 0) return orderBy[i]!.direction === 'ASC' ? d : -d;
+  }
+  return compareStrings(a.id, b.id);
+};
+
+const isSortKey = (k: unknown): k is SortKey => {
+  if (!Array.isArray(k) || k.length !== 2) return false;
+  const [rank, value] = k as [unknown, unknown];
+  return (
+    (rank === 0 && typeof value === 'number') ||
+    (rank === 1 && typeof value === 'string') ||
+    (rank === 2 && typeof value === 'boolean') ||
+    (rank === 3 && value === null)
+  );
+};
+
+const searchPosition = (after: string, orderBy: OrderKey[]): Keyed => {
+  const { s, k, id } = decodeCursor(after);
+  if (s !== orderSignature(orderBy) || typeof id !== 'string') throw invalidCursor();
+  if (!Array.isArray(k) || k.length !== orderBy.length || !k.every(isSortKey)) throw invalidCursor();
+  return { keys: k, id };
+};
+
+function searchInstances(
+  query: InstanceQuery,
+  liveInstances: Map<string, Map<string, InstanceEntry>>,
+  liveByClass: Map<string, Map<string, InstanceEntry>>,
+): Page {
+  const { checks, orderBy, searchWords } = validateQuery(query);
+  const position = query.after ? searchPosition(query.after, orderBy) : null;
+  const source =
+    query.classId != null ? liveByClass.get(`${query.database}/${query.classId}`) : liveInstances.get(query.database);
+  const hits: (Keyed & { entry: InstanceEntry })[] = [];
+  let totalCount = 0;
+  for (const entry of source?.values() ?? []) {
+    if (!checks.every((c) => matches(entry, c))) continue;
+    if (searchWords.length > 0) {
+      const own = wordsOf(entry);
+      if (!searchWords.every((w) => own.has(w))) continue;
+    }
+    totalCount++;
+    const keyed = { entry, id: entry.doc.id, keys: orderBy.map((o) => sortKey(entry.properties, o.property)) };
+    if (position === null || compareKeyed(orderBy, keyed, position) > 0) hits.push(keyed);
+  }
+  hits.sort((a, b) => compareKeyed(orderBy, a, b));
+  const page = hits.slice(0, query.first);
+  return {
+    docs: page.map((h) => structuredClone(h.entry.doc)),
+    cursors: page.map((h) => encodeCursor({ s: orderSignature(orderBy), k: h.keys, id: h.id })),
+    hasNextPage: hits.length > query.first,
+    totalCount,
+  };
+}

@@ -1,0 +1,131 @@
+import type { Admin, Consumer, ConsumerRunConfig, ConsumerSubscribeTopics, GroupJoinEvent } from 'kafkajs';
+import { isCairnError, UnavailableError } from '../../core/errors.js';
+
+/**
+ * Pieces shared by the Kafka transport and the Kafka change feed: error translation, topic creation,
+ * starting a consumer and waiting until it really consumes.
+ */
+
+/** Kafka failures (connection refused, retries exhausted, timeouts, protocol errors) → UnavailableError. */
+export function toUnavailable(error: unknown): Error {
+  if (isCairnError(error)) return error;
+  return new UnavailableError('kafka', error);
+}
+
+/**
+ * A lazily started resource shared by concurrent callers; a failed start is forgotten so that the
+ * next call tries again (the broker may be back).
+ */
+export function lazy<T>(start: () => Promise<T>): { get: () => Promise<T>; peek: () => Promise<T> | undefined } {
+  let pending: Promise<T> | undefined;
+  return {
+    get: () => {
+      if (!pending) {
+        const started = start();
+        pending = started;
+        started.catch(() => {
+          if (pending === started) pending = undefined;
+        });
+      }
+      return pending;
+    },
+    peek: () => pending,
+  };
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  /** -1: the broker's default. */
+  replicationFactor: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/** Creates the topic if it is missing (concurrent creators are fine) and waits for its leaders. */
+export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<void> {
+  const existing = await admin.listTopics();
+  if (!existing.includes(spec.topic)) {
+    try {
+      await admin.createTopics({ waitForLeaders: true, timeout: 10_000, topics: [spec] });
+    } catch (error) {
+      // Lost a creation race: fine if it exists now.
+      if (!(await admin.listTopics()).includes(spec.topic)) throw error;
+    }
+  }
+  // Leaders known to this client's metadata before the first produce/fetch.
+  await admin.fetchTopicMetadata({ topics: [spec.topic] });
+}
+
+export interface StartConsumerOptions {
+  subscription: ConsumerSubscribeTopics;
+  run: ConsumerRunConfig;
+  /** Give up (and disconnect) after this long without joining. */
+  joinTimeoutMs: number;
+  /**
+   * Called synchronously on the first GROUP_JOIN, before the first fetch (a `consumer.seek` made here
+   * applies to that fetch).
+   */
+  onFirstJoin?: (event: GroupJoinEvent) => void;
+  /**
+   * Also wait for the first fetch after the join: by then the position of every assigned partition
+   * is resolved (a new group's "latest" is looked up in that fetch).
+   */
+  waitForFirstFetch: boolean;
+}
+
+/**
+ * Connects, subscribes and runs the consumer, and resolves once it has joined its group and got its
+ * assignment (and fetched once if asked). Any failure before that disconnects it and rejects with
+ * UnavailableError; a consumer that crashes later restarts itself (kafkajs' restartOnFailure).
+ */
+export async function startConsumer(consumer: Consumer, options: StartConsumerOptions): Promise<void> {
+  const removers: (() => void)[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    let joined = false;
+    removers.push(
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        if (joined) return;
+        joined = true;
+        options.onFirstJoin?.(event);
+        if (!options.waitForFirstFetch) resolve();
+      }),
+      consumer.on(consumer.events.FETCH, () => {
+        if (joined) resolve();
+      }),
+      consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error)),
+    );
+    timer = setTimeout(
+      () => reject(new Error(`consumer did not join its group within ${options.joinTimeoutMs} ms`)),
+      options.joinTimeoutMs,
+    );
+  });
+  ready.catch(() => {}); // observed below
+  const started = (async () => {
+    await consumer.connect();
+    await consumer.subscribe(options.subscription);
+    await consumer.run(options.run);
+  })();
+  started.catch(() => {});
+  try {
+    // A join timeout or a crash wins even while connect() is still retrying.
+    await Promise.race([started.then(() => ready), ready]);
+  } catch (error) {
+    // If connect() was still pending, make sure the consumer does not come to life afterwards.
+    void started.then(() => consumer.disconnect()).catch(() => {});
+    await consumer.disconnect().catch(() => {});
+    throw toUnavailable(error);
+  } finally {
+    clearTimeout(timer);
+    for (const remove of removers) remove();
+  }
+}
+
+/** Resolves after `ms`, or earlier once `keepWaiting()` turns false; calls `tick` about every 100 ms. */
+export async function pause(ms: number, keepWaiting: () => boolean, tick: () => Promise<void>): Promise<void> {
+  const until = Date.now() + ms;
+  while (keepWaiting() && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
+    await tick();
+  }
+}

@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { type AggregateRef, aggregateKey, parseAggregateKey } from '../core/aggregate.js';
+import type { Command } from '../core/domain/commands.js';
+import { type AggregateState, MUTATION_OF, decide, dependenciesOf, normalizeCommand, targetOf } from '../core/domain/index.js';
+import type { InstanceState, OntologyClassState } from '../core/domain/types.js';
+import { type Commit, type Envelope, ENVELOPE_VERSION, newEventId } from '../core/envelope.js';
+import { BadUserInputError, ConflictError, NotFoundError, isEventAlreadyExists } from '../core/errors.js';
+import type { EventStore } from '../ports/eventStore.js';
+import type { IdempotencyStore } from '../ports/idempotencyStore.js';
+import type { SequenceStore } from '../ports/sequenceStore.js';
+import { type AggregateRepository, applyCommits } from './aggregateRepository.js';
+import { withDeadline } from './deadline.js';
+import { runIdempotent } from './idempotency.js';
+
+export interface CommandMeta {
+  idempotencyKey: string | null;
+  actor: string;
+  correlationId: string;
+}
+
+/** The answer of an accepted command: the write-side state right after it. */
+export interface CommandResult {
+  aggregateId: string;
+  state: AggregateState;
+  seq: number;
+  eventId: string;
+}
+
+export interface CommandService {
+  execute(command: Command, meta: CommandMeta): Promise<CommandResult>;
+}
+
+export interface CommandServiceDeps {
+  eventStore: EventStore;
+  sequenceStore: SequenceStore;
+  idempotencyStore: IdempotencyStore;
+  repository: AggregateRepository;
+  options: {
+    dependencyTimeoutMs: number;
+    /** Trust cached dependency states (single writer process: the embedded profile). */
+    trustCache: boolean;
+    /** A reservation older than this with nothing in the store was abandoned by a dead writer. */
+    abandonedReservationMs?: number;
+  };
+  /** Told after every append (wakes an in-process relay). */
+  onAppended?: (commit: Commit) => void;
+  now?: () => Date;
+}
+
+const MAX_ATTEMPTS = 4;
+
+export function createCommandService(deps: CommandServiceDeps): CommandService {
+  const { eventStore, sequenceStore, repository, options } = deps;
+  const timeout = options.dependencyTimeoutMs;
+  const abandonedMs = options.abandonedReservationMs ?? timeout * 2;
+  const now = deps.now ?? (() => new Date());
+
+  async function loadDependencies(command: Command, state: AggregateState, fresh: boolean) {
+    const deps = dependenciesOf(command, state);
+    const load = (ref: AggregateRef) =>
+      withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: fresh || !options.trustCache }));
+    const [database, ontologyClass, instances, targetClasses] = await Promise.all([
+      deps.database ? load(deps.database) : null,
+      deps.ontologyClass ? load(deps.ontologyClass) : null,
+      Promise.all(deps.referencedInstances.map(load)),
+      Promise.all(deps.targetClasses.map(load)),
+    ]);
+    const byId = <S extends AggregateState>(states: AggregateState[]) =>
+      new Map(states.map((s) => [(s as InstanceState | OntologyClassState).id, s.exists ? (s as S) : null]));
+    return {
+      databaseLive: database ? database.exists : undefined,
+      ontologyClass: ontologyClass && ontologyClass.exists ? (ontologyClass as OntologyClassState) : null,
+      referencedInstances: byId<InstanceState>(instances),
+      targetClasses: byId<OntologyClassState>(targetClasses),
+    };
+  }
+
+  async function attempt(command: Command, meta: CommandMeta, fresh: boolean): Promise<CommandResult | 'retry'> {
+    const target = targetOf(command);
+    const key = aggregateKey(target);
+    const expected = 'expectedSeq' in command.input ? (command.input.expectedSeq as number) : null;
+    const cached = await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }));
+    const needsFresh = fresh || (expected !== null && expected > cached.seq);
+    const state = needsFresh ? await withDeadline('eventStore', timeout, () => repository.load(target)) : cached;
+    const context = await loadDependencies(command, state, fresh);
+    const decision = decide(command, state, { now: now().toISOString(), ...context });
+    const nextSeq = decision.expectedSeq + decision.events.length;
+
+    const reservation = await withDeadline('sequenceStore', timeout, () =>
+      sequenceStore.reserve({
+        key,
+        expectedSeq: decision.expectedSeq,
+        nextSeq,
+        liveAfter: decision.guards.liveAfter,
+        parent: decision.guards.parent ? aggregateKey(decision.guards.parent) : null,
+        requireLive: decision.guards.requireLive.map(aggregateKey).filter((k) => k !== key),
+        forbidLiveChildren: decision.guards.forbidLiveChildren,
+      }),
+    );
+    if (!reservation.ok) {
+      if (reservation.reason === 'has_live_children') {
+        throw new BadUserInputError('input', `${target.aggregateId} still has ${reservation.count} live children; delete them first`);
+      }
+      if (reservation.reason === 'not_live') {
+        // Our view of a dependency was stale: deciding again on fresh states gives the precise error.
+        if (!fresh) return 'retry';
+        const missing = parseAggregateKey(reservation.key);
+        if (missing.aggregateType === 'INSTANCE') {
+          throw new BadUserInputError('input.properties', `referenced instance ${missing.aggregateId} does not exist`);
+        }
+        throw new NotFoundError(missing.aggregateId);
+      }
+      const entry = reservation.entry;
+      if (entry.seq > state.seq && !fresh) return 'retry'; // our cache was behind: re-decide on fresh state
+      if (entry.seq > state.seq && Date.now() - entry.reservedAt > abandonedMs && entry.confirmedSeq < entry.seq) {
+        // A writer reserved and died before appending: give the number back (no gap) and retry.
+        await sequenceStore.rollback(key, entry.seq, { seq: state.seq, live: state.exists });
+        return 'retry';
+      }
+      throw new ConflictError(target.aggregateId, expected ?? 0, Math.max(entry.seq, state.seq));
+    }
+
+    const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, now().toISOString());
+    try {
+      await withDeadline('eventStore', timeout, () => eventStore.append(commit));
+    } catch (e) {
+      if (isEventAlreadyExists(e)) {
+        const fresher = await repository.load(target);
+        throw new ConflictError(target.aggregateId, expected ?? 0, fresher.seq);
+      }
+      // Nothing acknowledged: hand the number back so the aggregate is not stuck behind it.
+      await sequenceStore.rollback(key, nextSeq, { seq: decision.expectedSeq, live: state.exists }).catch(() => undefined);
+      throw e;
+    }
+    sequenceStore.confirm(key, nextSeq).catch(() => undefined);
+    deps.onAppended?.(commit);
+    const after = applyCommits(state, [commit]);
+    repository.remember(after);
+    const last = commit.envelopes[commit.envelopes.length - 1]!;
+    return { aggregateId: target.aggregateId, state: after, seq: after.seq, eventId: last.eventId };
+  }
+
+  async function run(command: Command, meta: CommandMeta): Promise<CommandResult> {
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      const result = await attempt(command, meta, i > 0);
+      if (result !== 'retry') return result;
+    }
+    const target = targetOf(command);
+    throw new ConflictError(target.aggregateId, 0, (await repository.load(target)).seq);
+  }
+
+  return {
+    async execute(raw, meta) {
+      const normalized = withGeneratedId(normalizeCommand(raw));
+      if (!meta.idempotencyKey) return run(normalized, meta);
+      const database = 'database' in raw.input ? raw.input.database : raw.input.name;
+      return runIdempotent(
+        deps.idempotencyStore,
+        {
+          scope: `${database}:${MUTATION_OF[raw.type]}`,
+          key: meta.idempotencyKey,
+          input: raw.input,
+          leaseMs: timeout * 3,
+          waitMs: timeout * 3,
+        },
+        // The generated id must be chosen inside, once: a replay returns the first answer anyway.
+        () => run(normalized, meta),
+      );
+    },
+  };
+}
+
+function withGeneratedId(command: Command): Command {
+  if (command.type !== 'CreateInstance' || command.input.id) return command;
+  return { ...command, input: { ...command.input, id: randomUUID() } };
+}
+
+function buildCommit(
+  command: Command,
+  target: AggregateRef,
+  expectedSeq: number,
+  events: { type: string; payload: unknown }[],
+  meta: CommandMeta,
+  occurredAt: string,
+): Commit {
+  const seq = expectedSeq + events.length;
+  const base = {
+    envelopeVersion: ENVELOPE_VERSION,
+    aggregateType: target.aggregateType,
+    aggregateId: target.aggregateId,
+    schemaVersion: 1,
+    occurredAt,
+    actor: meta.actor,
+    correlationId: meta.correlationId,
+    idempotencyKey: meta.idempotencyKey,
+    metadata: {},
+  };
+  const commandEnvelope: Envelope = {
+    ...base,
+    eventId: newEventId(),
+    kind: 'command',
+    type: command.type,
+    seq,
+    causationId: null,
+    payload: command.input,
+  };
+  const domain = events.map<Envelope>((event, i) => ({
+    ...base,
+    eventId: newEventId(),
+    kind: 'domain',
+    type: event.type,
+    seq: expectedSeq + i + 1,
+    causationId: commandEnvelope.eventId,
+    payload: event.payload,
+  }));
+  return { aggregateType: target.aggregateType, aggregateId: target.aggregateId, seq, envelopes: [commandEnvelope, ...domain] };
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { IdempotencyKeyReusedError, UnavailableError } from '../core/errors.js';
+import type { IdempotencyStore } from '../ports/idempotencyStore.js';
+
+/** Stable JSON: object keys sorted, so "the same input" does not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export const hashRequest = (input: unknown): string => createHash('sha256').update(canonicalJson(input)).digest('hex');
+
+/**
+ * Runs `execute` at most once per (scope, key): a replay with the same input gets the first answer,
+ * another input is IDEMPOTENCY_KEY_REUSED, a concurrent duplicate waits for the first to finish.
+ */
+export async function runIdempotent<T>(
+  store: IdempotencyStore,
+  request: { scope: string; key: string; input: unknown; leaseMs: number; waitMs: number },
+  execute: () => Promise<T>,
+): Promise<T> {
+  const hash = hashRequest(request.input);
+  const deadline = Date.now() + request.waitMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    const begun = await store.begin(request.scope, request.key, hash, request.leaseMs);
+    if (begun.state === 'completed') return begun.response as T;
+    if (begun.state === 'mismatch') throw new IdempotencyKeyReusedError(request.key);
+    if (begun.state === 'started') break;
+    if (Date.now() > deadline) throw new UnavailableError('idempotency', new Error('a request with this key is still running'));
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  let result: T;
+  try {
+    result = await execute();
+  } catch (e) {
+    await store.release(request.scope, request.key).catch(() => undefined);
+    throw e;
+  }
+  await store.complete(request.scope, request.key, result);
+  return result;
+}

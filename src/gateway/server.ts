@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { resolvers } from '../../resolvers/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { type GatewayContext, type GatewayServices, createRequestContext } from './context.js';
+import { createErrorFormatter, withoutStacktrace } from './errors.js';
+import type { HealthReport } from './health.js';
+import { loadTypeDefs } from './schema.js';
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  maxBodyBytes: number;
+  introspection: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const ANONYMOUS = 'anonymous';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One HTTP server: Apollo Server for POST/GET /graphql, graphql-ws on the same path for
+ * subscriptions, /health and /metrics. `services` null = a worker-only process (no /graphql).
+ */
+export async function startHttpServer(deps: {
+  services: GatewayServices | null;
+  health: () => Promise<HealthReport>;
+  metrics: Metrics;
+  logger: Logger;
+  options: HttpServerOptions;
+}): Promise<RunningServer> {
+  const { services, logger, metrics, options } = deps;
+  const http = createServer();
+  let apollo: ApolloServer<GatewayContext> | null = null;
+  let wsCleanup: { dispose: () => Promise<void> | void } | null = null;
+
+  if (services) {
+    const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
+    const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: options.maxBodyBytes });
+    wsCleanup = useServer(
+      {
+        schema,
+        context: () => createRequestContext(services, { actor: ANONYMOUS, correlationId: randomUUID() }),
+        onSubscribe: () => {
+          metrics.subscriptions.inc();
+        },
+        onComplete: () => {
+          metrics.subscriptions.dec();
+        },
+        onError: (_ctx, _id, _payload, errors) => {
+          logger.debug('subscription error', { errors });
+        },
+      },
+      wss,
+    );
+    apollo = new ApolloServer<GatewayContext>({
+      schema,
+      introspection: options.introspection,
+      formatError: (f, e) => withoutStacktrace(createErrorFormatter(logger)(f, e)),
+      includeStacktraceInErrorResponses: false,
+      plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
+    });
+    await apollo.start();
+  }
+  const graphql = apollo;
+
+  http.on('request', (req, res) => {
+    handle(req, res).catch((e) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) logger.error('http handler failed', { error: e });
+      if (!res.headersSent) sendJson(res, status, { errors: [{ message: e instanceof HttpError ? e.message : 'Internal server error' }] });
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/health') {
+      const report = await deps.health();
+      return sendJson(res, report.status === 'down' ? 503 : 200, report);
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
+    if (url.pathname !== '/graphql' || !graphql || !services) throw new HttpError(404, 'Not found');
+    const body = req.method === 'POST' ? await readJsonBody(req, options.maxBodyBytes) : undefined;
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    const correlationId = headerValue(req, 'x-correlation-id') ?? randomUUID();
+    const result = await graphql.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => createRequestContext(services, { actor: ANONYMOUS, correlationId }),
+    });
+    const outHeaders: Record<string, string> = { 'x-correlation-id': correlationId };
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    res.writeHead(result.status ?? 200, outHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  logger.info('listening', { url: `http://${options.host}:${port}/graphql` });
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    async close() {
+      await wsCleanup?.dispose();
+      if (apollo) await apollo.stop();
+      else await closeServer(http);
+    },
+  };
+}
+
+function closeServer(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    http.close(() => resolve());
+    http.closeAllConnections();
+  });
+}
+
+const headerValue = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return typeof v === 'string' && v.length > 0 && v.length <= 200 ? v : undefined;
+};
+
+/** Reads a JSON body up to `limit` bytes: 413 past it, 400 for malformed JSON, 415 for other types. */
+async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `Request body larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, `Request body larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (type !== 'application/json' && type !== 'application/graphql-response+json') {
+    // Let Apollo answer per the GraphQL-over-HTTP spec (it rejects unsupported content types).
+    return text;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'Malformed JSON in request body');
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+

@@ -1,0 +1,26 @@
+import type { ChangeFeed } from '../ports/changeFeed.js';
+import type { EventStore } from '../ports/eventStore.js';
+import type { IdempotencyStore } from '../ports/idempotencyStore.js';
+import type { ReadModel } from '../ports/readModel.js';
+import type { ProcessedEventRegistry } from '../ports/registry.js';
+import type { SequenceStore } from '../ports/sequenceStore.js';
+import type { Transport } from '../ports/transport.js';
+import type { HealthCheck } from '../gateway/health.js';
+
+/** One adapter per port, as a profile builds them, plus their health probes and shutdown. */
+export interface Adapters {
+  eventStore: EventStore;
+  sequenceStore: SequenceStore;
+  idempotencyStore: IdempotencyStore;
+  transport: Transport;
+  readModel: ReadModel;
+  registry: ProcessedEventRegistry;
+  changeFeed: ChangeFeed;
+  /** Probes by dependency name; `critical` ones make /health answer 503 when down. */
+  health: Record<string, { check: HealthCheck; critical: boolean }>;
+  /** The read model starts empty and must be rebuilt from the event store (in-process index). */
+  rebuildAtStart: boolean;
+  /** Only one process writes (cached states of other aggregates can be trusted). */
+  singleWriter: boolean;
+  close(): Promise<void>;
+}

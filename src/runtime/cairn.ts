@@ -1,0 +1,112 @@
+import { createAggregateRepository } from '../app/aggregateRepository.js';
+import { createCommandService } from '../app/commandService.js';
+import { rebuildReadModel } from '../app/rebuild.js';
+import type { Config } from '../config/config.js';
+import { createChangeHub } from '../gateway/changeHub.js';
+import { checkHealth } from '../gateway/health.js';
+import { type RunningServer, startHttpServer } from '../gateway/server.js';
+import type { Logger } from '../observability/logger.js';
+import { type Metrics, createMetrics } from '../observability/metrics.js';
+import { createProjector } from '../../workers/projector.js';
+import { createRelay } from '../../workers/relay.js';
+import type { Adapters } from './adapters.js';
+
+export interface RunningCairn {
+  /** The GraphQL endpoint (or the health endpoint's server for worker-only processes). */
+  url: string;
+  port: number;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the configured roles over one set of adapters. Start order: read model (rebuilt if needed),
+ * projector, relay, HTTP; stop order is the reverse, so in-flight work finishes and offsets commit.
+ */
+export async function startCairn(config: Config, adapters: Adapters, logger: Logger): Promise<RunningCairn> {
+  const metrics = createMetrics();
+  const roles = new Set(config.roles);
+  const stops: (() => Promise<void>)[] = [];
+
+  if (adapters.rebuildAtStart) {
+    const started = Date.now();
+    const result = await rebuildReadModel(adapters);
+    logger.info('read model rebuilt from the event store', { ...result, ms: Date.now() - started });
+  }
+
+  let projector: ReturnType<typeof createProjector> | null = null;
+  if (roles.has('projector')) {
+    projector = createProjector({
+      ...adapters,
+      logger: logger.child({ role: 'projector' }),
+      metrics,
+      options: {
+        groupId: config.kafka.projectorGroup,
+        leaseMs: config.projector.leaseMs,
+        heartbeatMs: config.projector.heartbeatMs,
+        maxAttempts: config.projector.maxAttempts,
+      },
+    });
+    await projector.start();
+    stops.push(() => projector!.stop());
+  }
+
+  let relay: ReturnType<typeof createRelay> | null = null;
+  if (roles.has('relay')) {
+    relay = createRelay({ ...adapters, logger: logger.child({ role: 'relay' }), metrics, options: config.relay });
+    relay.start();
+    stops.push(() => relay!.stop());
+  }
+
+  let services = null;
+  if (roles.has('gateway')) {
+    const hub = await createChangeHub(adapters.changeFeed);
+    stops.push(() => hub.close());
+    const commands = createCommandService({
+      ...adapters,
+      repository: createAggregateRepository({ eventStore: adapters.eventStore, cacheSize: config.cacheSize }),
+      options: { dependencyTimeoutMs: config.dependencyTimeoutMs, trustCache: adapters.singleWriter },
+      onAppended: () => relay?.wake(),
+    });
+    services = {
+      commands,
+      readModel: adapters.readModel,
+      eventStore: adapters.eventStore,
+      hub,
+      metrics,
+      minSeqTimeoutMs: config.minSeqTimeoutMs,
+    };
+  }
+
+  const health = () =>
+    checkHealth(config.profile, {
+      ...adapters.health,
+      ...(relay ? { relay: { check: workerCheck(() => relay!.status()), critical: false } } : {}),
+      ...(projector ? { projector: { check: workerCheck(() => projector!.status()), critical: false } } : {}),
+    });
+  const server: RunningServer = await startHttpServer({
+    services,
+    health,
+    metrics,
+    logger,
+    options: { port: config.port, host: config.host, maxBodyBytes: config.maxBodyBytes, introspection: config.introspection },
+  });
+
+  return {
+    url: server.url,
+    port: server.port,
+    metrics,
+    async stop() {
+      await server.close();
+      for (const stop of stops.reverse()) await stop().catch((e) => logger.warn('stop failed', { error: e }));
+      await adapters.close();
+    },
+  };
+}
+
+const workerCheck = (status: () => { lastError: string | null } & Record<string, unknown>) => async () => {
+  const s = status();
+  if (s.lastError) throw new Error(s.lastError);
+  const { lastError: _omit, ...rest } = s;
+  return JSON.stringify(rest);
+};

@@ -1,0 +1,38 @@
+import { join, resolve } from 'node:path';
+import { createInProcessChangeFeed } from '../adapters/changeFeed/inProcess.js';
+import { createLocalEventStore } from '../adapters/eventStore/local.js';
+import { createLocalIdempotencyStore } from '../adapters/idempotencyStore/local.js';
+import { createMemoryReadModel } from '../adapters/readModel/memory.js';
+import { createMemoryRegistry } from '../adapters/registry/memory.js';
+import { createLocalSequenceStore } from '../adapters/sequenceStore/local.js';
+import { createInProcessTransport } from '../adapters/transport/inProcess.js';
+import type { Config } from '../config/config.js';
+import type { Adapters } from './adapters.js';
+
+/** The embedded profile: the same ports on a local directory and in-process engines. */
+export async function createEmbeddedAdapters(config: Config): Promise<Adapters> {
+  const dir = resolve(config.dataDir);
+  const eventStore = createLocalEventStore({ dir: join(dir, 'store') });
+  const sequenceStore = await createLocalSequenceStore({ file: join(dir, 'ledger.jsonl') });
+  const idempotencyStore = await createLocalIdempotencyStore({ file: join(dir, 'idempotency.jsonl') });
+  const readModel = createMemoryReadModel();
+  return {
+    eventStore,
+    sequenceStore,
+    idempotencyStore,
+    transport: createInProcessTransport({}),
+    readModel,
+    registry: createMemoryRegistry(),
+    changeFeed: createInProcessChangeFeed(),
+    health: {
+      eventStore: { check: async () => (await eventStore.ping(), `directory ${dir}`), critical: true },
+      sequenceStore: { check: async () => (await sequenceStore.ping(), 'local journal'), critical: true },
+      readModel: { check: async () => (await readModel.ping(), 'in-process index'), critical: true },
+    },
+    rebuildAtStart: true,
+    singleWriter: true,
+    async close() {
+      await Promise.all([sequenceStore.close(), idempotencyStore.close()]);
+    },
+  };
+}

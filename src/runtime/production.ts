@@ -1,0 +1,101 @@
+import { Agent } from 'node:http';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Client as ElasticsearchClient } from '@elastic/elasticsearch';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { createKafkaChangeFeed } from '../adapters/changeFeed/kafka.js';
+import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
+import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
+import { migrate } from '../adapters/postgres/migrate.js';
+import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
+import { createPostgresRegistry } from '../adapters/registry/postgres.js';
+import { createPostgresSequenceStore } from '../adapters/sequenceStore/postgres.js';
+import { createKafkaTransport } from '../adapters/transport/kafka.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
+import type { Adapters } from './adapters.js';
+
+/** The engine clients of the production profile, built once here and handed to the adapters. */
+export function createClients(config: Config) {
+  const timeout = config.dependencyTimeoutMs;
+  const s3 = new S3Client({
+    endpoint: config.s3.endpoint,
+    region: config.s3.region,
+    forcePathStyle: config.s3.forcePathStyle,
+    credentials: { accessKeyId: config.s3.accessKeyId, secretAccessKey: config.s3.secretAccessKey },
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(timeout, 2_000),
+      requestTimeout: timeout,
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 128 }),
+    }),
+  });
+  const pool = new pg.Pool({
+    connectionString: config.postgres.url,
+    max: config.postgres.poolSize,
+    connectionTimeoutMillis: Math.min(timeout, 3_000),
+    statement_timeout: timeout,
+    query_timeout: timeout,
+  });
+  // An idle client whose connection dies must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  const kafka = new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.ERROR,
+    connectionTimeout: 3_000,
+    requestTimeout: Math.max(timeout, 5_000),
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
+  });
+  const elasticsearch = new ElasticsearchClient({ node: config.elasticsearch.url, requestTimeout: timeout, maxRetries: 1 });
+  return { s3, pool, kafka, elasticsearch };
+}
+
+export async function createProductionAdapters(config: Config, logger: Logger): Promise<Adapters> {
+  const clients = createClients(config);
+  const { s3, pool, kafka, elasticsearch } = clients;
+  const schema = config.postgres.schema;
+  await retryStartup('postgres migrations', logger, () => migrate(pool, { schema }));
+  await retryStartup('s3 bucket', logger, () => ensureBucket(s3, config.s3.bucket));
+  const eventStore = createS3EventStore({ s3, bucket: config.s3.bucket, prefix: config.s3.prefix });
+  const readModel = createElasticsearchReadModel({ client: elasticsearch, indexPrefix: config.elasticsearch.indexPrefix });
+  const transport = createKafkaTransport({ kafka, topic: config.kafka.eventsTopic, partitions: config.kafka.partitions });
+  const changeFeed = createKafkaChangeFeed({ kafka, topic: config.kafka.changesTopic, partitions: config.kafka.partitions });
+  const sequenceStore = createPostgresSequenceStore({ pool, schema });
+  return {
+    eventStore,
+    sequenceStore,
+    idempotencyStore: createPostgresIdempotencyStore({ pool, schema }),
+    registry: createPostgresRegistry({ pool, schema }),
+    transport,
+    readModel,
+    changeFeed,
+    health: {
+      s3: { check: async () => (await eventStore.ping(), `bucket ${config.s3.bucket}`), critical: true },
+      postgres: { check: async () => (await sequenceStore.ping(), `schema ${schema}`), critical: true },
+      kafka: { check: async () => (await transport.ping(), config.kafka.brokers.join(',')), critical: true },
+      elasticsearch: { check: async () => (await readModel.ping(), config.elasticsearch.url), critical: true },
+    },
+    rebuildAtStart: false,
+    singleWriter: false,
+    async close() {
+      await Promise.allSettled([pool.end(), elasticsearch.close()]);
+      s3.destroy();
+    },
+  };
+}
+
+/** Start-up steps wait for an engine that is still starting, with a bounded number of tries. */
+async function retryStartup(what: string, logger: Logger, step: () => Promise<unknown>, attempts = 30): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await step();
+      return;
+    } catch (e) {
+      if (i >= attempts) throw new Error(`${what} failed after ${attempts} attempts`, { cause: e });
+      logger.warn(`${what} not ready; retrying`, { attempt: i, error: e });
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
+import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
+import { EventAlreadyExistsError, UnavailableError } from '../../src/core/errors.js';
+import { describeEventStoreContract, makeCommit } from '../contract/eventStore.contract.js';
+import { randomId } from '../support/ids.js';
+
+const BUCKET = 'cairn-test';
+const engines = inject('engines');
+
+const makeClient = (overrides: { endpoint?: string; timeoutMs?: number } = {}): S3Client =>
+  new S3Client({
+    endpoint: overrides.endpoint ?? engines.S3_ENDPOINT,
+    region: engines.S3_REGION,
+    forcePathStyle: engines.S3_FORCE_PATH_STYLE !== 'false',
+    credentials: { accessKeyId: engines.S3_ACCESS_KEY_ID, secretAccessKey: engines.S3_SECRET_ACCESS_KEY },
+    ...(overrides.timeoutMs === undefined
+      ? {}
+      : {
+          maxAttempts: 1,
+          requestHandler: new NodeHttpHandler({
+            connectionTimeout: overrides.timeoutMs,
+            requestTimeout: overrides.timeoutMs,
+          }),
+        }),
+  });
+
+const s3 = makeClient();
+const prefixes: string[] = [];
+
+/** Deletes every key under a test's prefix (the bucket is shared by the whole run). */
+const deletePrefix = async (prefix: string): Promise<void> => {
+  let token: string | undefined;
+  do {
+    const res = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }));
+    const keys = (res.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length > 0)
+      await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys, Quiet: true } }));
+    token = res.IsTruncated ? res.NextContinuationToken : undefined;
+  } while (token);
+};
+
+beforeAll(async () => {
+  await ensureBucket(s3, BUCKET);
+  await ensureBucket(s3, BUCKET); // idempotent
+});
+afterAll(() => {
+  s3.destroy();
+});
+
+describeEventStoreContract('s3', async () => {
+  const prefix = `${randomId('es')}/`;
+  prefixes.push(prefix);
+  return { store: createS3EventStore({ s3, bucket: BUCKET, prefix }), cleanup: () => deletePrefix(prefix) };
+});
+
+describe('S3 event store', () => {
+  it('lets no second store instance overwrite a commit (S3 enforces If-None-Match)', async () => {
+    const prefix = randomId('es');
+    const other = makeClient();
+    try {
+      const one = createS3EventStore({ s3, bucket: BUCKET, prefix });
+      const two = createS3EventStore({ s3: other, bucket: BUCKET, prefix: `${prefix}/` });
+      const original = makeCommit('INSTANCE', 'db/inst-1', 1);
+      await one.append(original);
+      await expect(two.append(makeCommit('INSTANCE', 'db/inst-1', 1))).rejects.toBeInstanceOf(EventAlreadyExistsError);
+
+      const racers = Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two));
+      const contenders = racers.map(() => makeCommit('INSTANCE', 'db/inst-1', 2));
+      const results = await Promise.allSettled(racers.map((store, i) => store.append(contenders[i]!)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(await two.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/inst-1' })).toHaveLength(2);
+      expect((await two.readCommits([original]))[0]).toEqual(original);
+    } finally {
+      other.destroy();
+      await deletePrefix(`${prefix}/`);
+    }
+  });
+
+  it('isolates stores by prefix', async () => {
+    const [a, b] = [randomId('es'), randomId('es')];
+    const one = createS3EventStore({ s3, bucket: BUCKET, prefix: a });
+    const two = createS3EventStore({ s3, bucket: BUCKET, prefix: b });
+    try {
+      await one.append(makeCommit('DATABASE', 'shop', 1));
+      await two.append(makeCommit('DATABASE', 'shop', 1));
+      expect(await one.listUnpublished(10)).toHaveLength(1);
+      expect(await two.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).toHaveLength(1);
+    } finally {
+      await Promise.all([deletePrefix(`${a}/`), deletePrefix(`${b}/`)]);
+    }
+  });
+
+  it('reads a long aggregate across listing pages and marks more than 1000 refs published', async () => {
+    const prefix = `${randomId('es')}/`;
+    const store = createS3EventStore({ s3, bucket: BUCKET, prefix, concurrency: 32 });
+    try {
+      const commits = Array.from({ length: 1105 }, (_, i) => makeCommit('INSTANCE', 'db/long', i + 1));
+      await mapLimit(commits, 64, (c) => store.append(c));
+
+      const all = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' });
+      expect(all.map((c) => c.seq)).toEqual(commits.map((c) => c.seq));
+      const tail = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' }, 990, 20);
+      expect(tail.map((c) => c.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 991 + i));
+
+      const refs = await store.listUnpublished(5000);
+      expect(refs).toHaveLength(1105);
+      await store.markPublished(refs);
+      expect(await store.listUnpublished(10)).toEqual([]);
+    } finally {
+      await deletePrefix(prefix);
+    }
+  });
+
+  it('reports an unreachable endpoint as UnavailableError, quickly', async () => {
+    const dead = makeClient({ endpoint: 'http://127.0.0.1:1', timeoutMs: 500 });
+    const store = createS3EventStore({ s3: dead, bucket: BUCKET, prefix: randomId('es') });
+    const started = Date.now();
+    try {
+      await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.append(makeCommit('DATABASE', 'shop', 1))).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        retriable: true,
+      });
+      await expect(store.listUnpublished(10)).rejects.toBeInstanceOf(UnavailableError);
+      await expect(store.getCheckpoint('relay')).rejects.toBeInstanceOf(UnavailableError);
+      await expect(ensureBucket(dead, BUCKET)).rejects.toBeInstanceOf(UnavailableError);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      dead.destroy();
+    }
+  });
+});

@@ -1,0 +1,260 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ReservationRequest, ReservationResult, SequenceStore } from '../../src/ports/sequenceStore.js';
+import { randomId } from '../support/ids.js';
+
+export type SequenceStoreFactory = () => Promise<{ store: SequenceStore; cleanup: () => Promise<void> }>;
+
+/**
+ * The SequenceStore contract, run against every adapter. Each test uses its own random key prefix,
+ * so a factory may hand out stores sharing one database.
+ */
+export function describeSequenceStoreContract(name: string, factory: SequenceStoreFactory): void {
+  describe(`SequenceStore contract: ${name}`, () => {
+    let store: SequenceStore;
+    let cleanup: () => Promise<void>;
+    let prefix: string;
+    const k = (s: string): string => `${prefix}${s}`;
+
+    const request = (key: string, overrides: Partial<ReservationRequest> = {}): ReservationRequest => ({
+      key,
+      expectedSeq: 0,
+      nextSeq: 1,
+      liveAfter: true,
+      parent: null,
+      requireLive: [],
+      forbidLiveChildren: false,
+      ...overrides,
+    });
+    const createLive = async (key: string, parent: string | null = null, requireLive: string[] = []): Promise<void> => {
+      expect(await store.reserve(request(key, { parent, requireLive }))).toEqual({ ok: true });
+    };
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+      prefix = `${randomId('k')}/`;
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    it('answers ping', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('reads an unknown key as null', async () => {
+      expect(await store.get(k('nothing'))).toBeNull();
+    });
+
+    it('reserves a create and records the row', async () => {
+      const before = Date.now();
+      await createLive(k('db'));
+      const entry = await store.get(k('db'));
+      expect(entry).toMatchObject({ key: k('db'), seq: 1, live: true, parent: null, confirmedSeq: 0 });
+      expect(entry!.reservedAt).toBeGreaterThanOrEqual(before - 1_000);
+      expect(entry!.reservedAt).toBeLessThanOrEqual(Date.now() + 1_000);
+    });
+
+    it('moves seq by the number of events and keeps confirmedSeq', async () => {
+      await createLive(k('a'));
+      await store.confirm(k('a'), 1);
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 4 }))).toEqual({ ok: true });
+      expect(await store.get(k('a'))).toMatchObject({ seq: 4, live: true, confirmedSeq: 1 });
+    });
+
+    it('answers conflict with the current entry on a stale expectedSeq', async () => {
+      await createLive(k('a'));
+      await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2 }));
+      const result = await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }));
+      expect(result).toMatchObject({ ok: false, reason: 'conflict', entry: { key: k('a'), seq: 2, live: true } });
+      expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: true });
+    });
+
+    it('answers conflict on a create of an existing key, and on an update of an absent one (seq 0)', async () => {
+      await createLive(k('a'));
+      expect(await store.reserve(request(k('a')))).toMatchObject({ ok: false, reason: 'conflict', entry: { seq: 1 } });
+      const absent = await store.reserve(request(k('b'), { expectedSeq: 3, nextSeq: 4 }));
+      expect(absent).toEqual({
+        ok: false,
+        reason: 'conflict',
+        entry: { key: k('b'), seq: 0, live: false, parent: null, confirmedSeq: 0, reservedAt: 0 },
+      });
+      expect(await store.get(k('b'))).toBeNull();
+    });
+
+    it('continues the seq after a tombstone (delete, then re-create)', async () => {
+      await createLive(k('a'));
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }))).toEqual({ ok: true });
+      expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: false });
+      expect(await store.reserve(request(k('a'), { expectedSeq: 2, nextSeq: 3 }))).toEqual({ ok: true });
+      expect(await store.get(k('a'))).toMatchObject({ seq: 3, live: true });
+    });
+
+    it('requires every requireLive key to exist and be live, reporting the first that is not', async () => {
+      await createLive(k('db'));
+      await createLive(k('dead'));
+      await store.reserve(request(k('dead'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }));
+
+      const missing = await store.reserve(request(k('i1'), { requireLive: [k('db'), k('missing'), k('dead')] }));
+      expect(missing).toEqual({ ok: false, reason: 'not_live', key: k('missing') });
+      const dead = await store.reserve(request(k('i1'), { requireLive: [k('db'), k('dead')] }));
+      expect(dead).toEqual({ ok: false, reason: 'not_live', key: k('dead') });
+      expect(await store.get(k('i1'))).toBeNull();
+
+      expect(await store.reserve(request(k('i1'), { parent: k('db'), requireLive: [k('db')] }))).toEqual({ ok: true });
+      expect(await store.get(k('i1'))).toMatchObject({ seq: 1, live: true, parent: k('db') });
+    });
+
+    it('forbids live children, counting only live rows of that parent', async () => {
+      await createLive(k('p'));
+      await createLive(k('other'));
+      await createLive(k('p/c1'), k('p'));
+      await createLive(k('p/c2'), k('p'));
+      await createLive(k('p/c3'), k('p'));
+      await createLive(k('other/c'), k('other'));
+      await store.reserve(request(k('p/c3'), { expectedSeq: 1, nextSeq: 2, liveAfter: false, parent: k('p') }));
+
+      const del = request(k('p'), { expectedSeq: 1, nextSeq: 2, liveAfter: false, forbidLiveChildren: true });
+      expect(await store.reserve(del)).toEqual({ ok: false, reason: 'has_live_children', count: 2 });
+      expect(await store.get(k('p'))).toMatchObject({ seq: 1, live: true });
+
+      for (const child of ['p/c1', 'p/c2']) {
+        await store.reserve(request(k(child), { expectedSeq: 1, nextSeq: 2, liveAfter: false, parent: k('p') }));
+      }
+      expect(await store.reserve(del)).toEqual({ ok: true });
+      expect(await store.get(k('p'))).toMatchObject({ seq: 2, live: false });
+    });
+
+    it('checks guards in order: conflict, then not_live, then has_live_children', async () => {
+      await createLive(k('p'));
+      await createLive(k('p/c'), k('p'));
+      const base = { requireLive: [k('missing')], forbidLiveChildren: true, liveAfter: false };
+      expect(await store.reserve(request(k('p'), { ...base, expectedSeq: 5, nextSeq: 6 }))).toMatchObject({
+        reason: 'conflict',
+      });
+      expect(await store.reserve(request(k('p'), { ...base, expectedSeq: 1, nextSeq: 2 }))).toEqual({
+        ok: false,
+        reason: 'not_live',
+        key: k('missing'),
+      });
+      await createLive(k('missing'));
+      expect(await store.reserve(request(k('p'), { ...base, expectedSeq: 1, nextSeq: 2 }))).toEqual({
+        ok: false,
+        reason: 'has_live_children',
+        count: 1,
+      });
+    });
+
+    it('lists live children in key order, up to the limit', async () => {
+      await createLive(k('p'));
+      for (const c of ['c3', 'c1', 'c4', 'c2']) await createLive(k(`p/${c}`), k('p'));
+      await store.reserve(request(k('p/c2'), { expectedSeq: 1, nextSeq: 2, liveAfter: false, parent: k('p') }));
+      const all = await store.liveChildren(k('p'), 10);
+      expect(all.map((e) => e.key)).toEqual([k('p/c1'), k('p/c3'), k('p/c4')]);
+      expect(all[0]).toMatchObject({ seq: 1, live: true, parent: k('p') });
+      expect((await store.liveChildren(k('p'), 2)).map((e) => e.key)).toEqual([k('p/c1'), k('p/c3')]);
+      expect(await store.liveChildren(k('nobody'), 10)).toEqual([]);
+    });
+
+    it('confirms monotonically', async () => {
+      await createLive(k('a'));
+      await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 3 }));
+      await store.confirm(k('a'), 2);
+      await store.confirm(k('a'), 1);
+      expect(await store.get(k('a'))).toMatchObject({ seq: 3, confirmedSeq: 2 });
+      await store.confirm(k('a'), 3);
+      await store.confirm(k('a'), 3);
+      expect(await store.get(k('a'))).toMatchObject({ confirmedSeq: 3 });
+      await store.confirm(k('absent'), 4);
+      expect(await store.get(k('absent'))).toBeNull();
+    });
+
+    it('rolls back only from the expected seq', async () => {
+      await createLive(k('a'));
+      await store.confirm(k('a'), 1);
+      await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }));
+      expect(await store.rollback(k('a'), 3, { seq: 1, live: true })).toBe(false);
+      expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: false });
+      expect(await store.rollback(k('a'), 2, { seq: 1, live: true })).toBe(true);
+      expect(await store.get(k('a'))).toMatchObject({ seq: 1, live: true, confirmedSeq: 1 });
+      expect(await store.rollback(k('a'), 2, { seq: 1, live: true })).toBe(false);
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2 }))).toEqual({ ok: true });
+      expect(await store.rollback(k('absent'), 0, { seq: 0, live: false })).toBe(false);
+    });
+
+    it('rolls a burned create back to nothing live, so the create can be retried', async () => {
+      await createLive(k('p'));
+      await createLive(k('p/c'), k('p'));
+      expect(await store.rollback(k('p/c'), 1, { seq: 0, live: false })).toBe(true);
+      expect(await store.get(k('p/c'))).toMatchObject({ seq: 0, live: false, confirmedSeq: 0 });
+      expect(await store.liveChildren(k('p'), 10)).toEqual([]);
+      expect(await store.reserve(request(k('p/c'), { parent: k('p') }))).toEqual({ ok: true });
+    });
+
+    it('lets exactly one of 20 concurrent creates succeed', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.reserve(request(k('race')))));
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      expect(results.filter((r) => !r.ok && r.reason === 'conflict')).toHaveLength(19);
+      expect(await store.get(k('race'))).toMatchObject({ seq: 1 });
+    });
+
+    it('lets exactly one of 20 concurrent updates with one expectedSeq succeed', async () => {
+      await createLive(k('race'));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.reserve(request(k('race'), { expectedSeq: 1, nextSeq: 2 + (i % 3) }))),
+      );
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      const seq = (await store.get(k('race')))!.seq;
+      expect([2, 3, 4]).toContain(seq);
+    });
+
+    it('loses no update under concurrent read-modify-reserve loops', async () => {
+      await createLive(k('counter'));
+      const workers = 8;
+      const perWorker = 5;
+      const worker = async (): Promise<number> => {
+        let wins = 0;
+        let conflicts = 0;
+        while (wins < perWorker) {
+          const seq = (await store.get(k('counter')))!.seq;
+          const result = await store.reserve(request(k('counter'), { expectedSeq: seq, nextSeq: seq + 1 }));
+          if (result.ok) wins++;
+          else if (++conflicts > 10_000) throw new Error('livelock');
+        }
+        return wins;
+      };
+      await Promise.all(Array.from({ length: workers }, worker));
+      expect((await store.get(k('counter')))!.seq).toBe(1 + workers * perWorker);
+    });
+
+    it('never leaves a live child under a parent deleted concurrently', async () => {
+      for (let round = 0; round < 8; round++) {
+        const parent = k(`cls${round}`);
+        await createLive(parent);
+        const children = Array.from({ length: 6 }, (_, i) => `${parent}/i${i}`);
+        const createChild = (key: string): Promise<ReservationResult> =>
+          store.reserve(request(key, { parent, requireLive: [parent] }));
+        const deleteParent = (): Promise<ReservationResult> =>
+          store.reserve(request(parent, { expectedSeq: 1, nextSeq: 2, liveAfter: false, forbidLiveChildren: true }));
+        const at = round % (children.length + 1);
+        const ops = children.map((c) => () => createChild(c));
+        ops.splice(at, 0, deleteParent);
+        const results = await Promise.all(ops.map((op) => op()));
+
+        const deleted = results[at]!;
+        const created = results.filter((r, i) => i !== at && r.ok).length;
+        const live = await store.liveChildren(parent, 100);
+        expect(live).toHaveLength(created);
+        if (deleted.ok) {
+          expect(created).toBe(0);
+          expect(await store.get(parent)).toMatchObject({ live: false });
+        } else {
+          expect(deleted).toMatchObject({ reason: 'has_live_children' });
+          expect(created).toBeGreaterThan(0);
+        }
+        for (const [i, r] of results.entries()) {
+          if (i !== at && !r.ok) expect(r).toEqual({ ok: false, reason: 'not_live', key: parent });
+        }
+      }
+    });
+  });
+}

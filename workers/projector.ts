@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { type AggregateRef, aggregateKey } from '../src/core/aggregate.js';
+import { type AggregateState, evolve, initialState } from '../src/core/domain/index.js';
+import type { AnyDomainEvent } from '../src/core/domain/types.js';
+import { type Envelope, parseEnvelope } from '../src/core/envelope.js';
+import { isUnavailable } from '../src/core/errors.js';
+import { docToState, stateToDoc } from '../src/core/projection.js';
+import { applyCommits } from '../src/app/aggregateRepository.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import type { ChangeFeed, ChangeNotification } from '../src/ports/changeFeed.js';
+import type { EventStore } from '../src/ports/eventStore.js';
+import type { ProjectedDoc, ReadModel } from '../src/ports/readModel.js';
+import type { ClaimOutcome, ProcessedEventRegistry } from '../src/ports/registry.js';
+import type { ConsumedBatch, Transport, TransportConsumer } from '../src/ports/transport.js';
+
+export const PROJECTOR_HANDLER = 'projector';
+
+/**
+ * The projector: consumes envelopes, claims each domain event in the registry, applies it to the
+ * read model in seq order per aggregate (a gap is repaired by folding the aggregate from the event
+ * store, so the transport is never trusted for completeness), marks the events done, and only then
+ * emits change notifications.
+ */
+export interface Projector {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Applies a batch of envelopes (the consumer's handler; exposed for tests and replay). */
+  handle(envelopes: Envelope[]): Promise<void>;
+  status(): { running: boolean; lastError: string | null; applied: number; parked: number };
+}
+
+export interface ProjectorDeps {
+  transport: Transport;
+  eventStore: EventStore;
+  readModel: ReadModel;
+  registry: ProcessedEventRegistry;
+  changeFeed: ChangeFeed;
+  logger: Logger;
+  metrics?: Metrics;
+  options: { groupId: string; leaseMs: number; heartbeatMs: number; maxAttempts: number; owner?: string };
+}
+
+type Claimed = { envelope: Envelope; fence: number };
+
+export function createProjector(deps: ProjectorDeps): Projector {
+  const { registry, readModel, eventStore, changeFeed, logger, metrics, options } = deps;
+  const owner = options.owner ?? `projector-${randomUUID()}`;
+  let consumer: TransportConsumer | null = null;
+  let lastError: string | null = null;
+  let applied = 0;
+  let parked = 0;
+
+  /** Claims every event, waiting while another live owner holds one (its lease may still expire). */
+  async function claimAll(events: Envelope[]): Promise<Claimed[]> {
+    const claimed: Claimed[] = [];
+    let pending = events;
+    for (let delay = 20; pending.length > 0; delay = Math.min(delay * 2, 1_000)) {
+      const outcomes = await registry.claim(PROJECTOR_HANDLER, owner, options.leaseMs, pending.map(toClaim));
+      const byId = new Map<string, ClaimOutcome>(outcomes.map((o) => [o.eventId, o]));
+      const busy: Envelope[] = [];
+      for (const envelope of pending) {
+        const outcome = byId.get(envelope.eventId);
+        if (outcome?.outcome === 'claimed') claimed.push({ envelope, fence: outcome.fence });
+        else if (outcome?.outcome === 'busy') busy.push(envelope);
+        else metrics?.projectorSkipped.inc({ reason: outcome?.outcome ?? 'unknown' });
+      }
+      pending = busy;
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, delay));
+    }
+    return claimed;
+  }
+
+  /** Folds claimed events onto the current docs; returns new docs and one notification per event. */
+  async function project(claimed: Claimed[]) {
+    const byAggregate = new Map<string, Claimed[]>();
+    for (const c of claimed) {
+      const key = aggregateKey(c.envelope);
+      byAggregate.set(key, [...(byAggregate.get(key) ?? []), c]);
+    }
+    const current = await loadDocs([...byAggregate.values()].map((list) => list[0]!.envelope));
+    const docs: ProjectedDoc[] = [];
+    const changes: ChangeNotification[] = [];
+    for (const [key, list] of byAggregate) {
+      list.sort((a, b) => a.envelope.seq - b.envelope.seq);
+      const ref: AggregateRef = { aggregateType: list[0]!.envelope.aggregateType, aggregateId: list[0]!.envelope.aggregateId };
+      const doc = current.get(key);
+      let state: AggregateState = doc ? docToState(doc) : initialState(ref);
+      for (const { envelope } of list) {
+        if (envelope.seq <= state.seq) continue; // already projected (duplicate or stale)
+        if (envelope.seq !== state.seq + 1) {
+          // A gap: the transport lost or reordered something; the event store has the truth.
+          metrics?.projectorRepairs.inc();
+          const commits = await eventStore.readAggregate(ref, state.seq);
+          state = applyCommits(state, commits.filter((c) => c.seq < envelope.seq));
+        }
+        state = evolve(state, { type: envelope.type, payload: envelope.payload } as AnyDomainEvent, {
+          seq: envelope.seq,
+          occurredAt: envelope.occurredAt,
+        });
+        const next = stateToDoc(state);
+        changes.push({
+          aggregateType: envelope.aggregateType,
+          aggregateId: envelope.aggregateId,
+          seq: envelope.seq,
+          eventType: envelope.type,
+          eventId: envelope.eventId,
+          doc: next,
+        });
+      }
+      if (state.seq > (doc?.seq ?? 0)) docs.push(stateToDoc(state));
+    }
+    return { docs, changes };
+  }
+
+  async function loadDocs(firsts: Envelope[]): Promise<Map<string, ProjectedDoc>> {
+    const byType = new Map<Envelope['aggregateType'], string[]>();
+    for (const e of firsts) byType.set(e.aggregateType, [...(byType.get(e.aggregateType) ?? []), e.aggregateId]);
+    const result = new Map<string, ProjectedDoc>();
+    await Promise.all(
+      [...byType].map(async ([type, ids]) => {
+        const docs = await readModel.getMany(type, ids);
+        docs.forEach((d) => {
+          if (d) result.set(aggregateKey(d), d);
+        });
+      }),
+    );
+    return result;
+  }
+
+  async function handle(envelopes: Envelope[]): Promise<void> {
+    const events = envelopes.filter((e) => e.kind === 'domain');
+    if (events.length === 0) return;
+    const claimed = await claimAll(events);
+    if (claimed.length === 0) return;
+    const heartbeat = setInterval(() => {
+      registry.heartbeat(PROJECTOR_HANDLER, owner, options.leaseMs, claimed.map((c) => ({ eventId: c.envelope.eventId, fence: c.fence }))).catch(() => undefined);
+    }, options.heartbeatMs);
+    try {
+      await applyClaimed(claimed);
+    } catch (e) {
+      if (isUnavailable(e)) throw e; // an engine is down: the whole batch is redelivered later
+      await isolateFailures(claimed);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  async function applyClaimed(claimed: Claimed[]): Promise<void> {
+    const { docs, changes } = await project(claimed);
+    await readModel.apply(docs);
+    const refused = await registry.markDone(
+      PROJECTOR_HANDLER,
+      claimed.map(({ envelope, fence }) => ({ eventId: envelope.eventId, fence, aggregateKey: aggregateKey(envelope), seq: envelope.seq })),
+    );
+    if (refused.length) logger.warn('lost leases while projecting; another owner finishes them', { refused: refused.length });
+    applied += claimed.length - refused.length;
+    metrics?.projectorApplied.inc(claimed.length - refused.length);
+    await changeFeed.publish(changes);
+  }
+
+  /**
+   * A batch failed for a reason other than a down engine: apply it aggregate by aggregate so that one
+   * poison event only holds back its own aggregate; it is retried with the batch and, after
+   * `maxAttempts`, parked so the partition moves on.
+   */
+  async function isolateFailures(claimed: Claimed[]): Promise<void> {
+    const groups = new Map<string, Claimed[]>();
+    for (const c of claimed) groups.set(aggregateKey(c.envelope), [...(groups.get(aggregateKey(c.envelope)) ?? []), c]);
+    let retry: unknown = null;
+    for (const group of groups.values()) {
+      try {
+        await applyClaimed(group);
+      } catch (e) {
+        if (isUnavailable(e)) throw e;
+        metrics?.projectorFailures.inc();
+        if ((await recordFailure(group, e)) === 'retry') retry = e;
+      }
+    }
+    if (retry) throw retry;
+  }
+
+  async function recordFailure(claimed: Claimed[], error: unknown): Promise<'retry' | 'parked'> {
+    const message = error instanceof Error ? error.message : String(error);
+    let result: 'retry' | 'parked' = 'parked';
+    for (const { envelope, fence } of claimed) {
+      const outcome = await registry
+        .markFailed(PROJECTOR_HANDLER, { eventId: envelope.eventId, fence }, message, options.maxAttempts)
+        .catch(() => 'retry' as const);
+      if (outcome === 'parked') {
+        parked++;
+        metrics?.projectorParked.inc();
+        logger.error('event parked after repeated failures', { eventId: envelope.eventId, aggregateId: envelope.aggregateId, seq: envelope.seq, error: message });
+      } else result = 'retry';
+    }
+    return result;
+  }
+
+  async function onBatch(batch: ConsumedBatch): Promise<void> {
+    const envelopes: Envelope[] = [];
+    for (const m of batch.messages) {
+      try {
+        envelopes.push(parseEnvelope(m.value));
+      } catch (e) {
+        logger.error('unreadable message skipped', { key: m.key, offset: m.offset, error: e });
+      }
+    }
+    try {
+      await handle(envelopes);
+      lastError = null;
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+      logger.warn('projection batch failed; it will be redelivered', { error: e });
+      throw e;
+    }
+  }
+
+  return {
+    async start() {
+      consumer = await deps.transport.consume({ groupId: options.groupId, fromBeginning: true }, onBatch);
+    },
+    async stop() {
+      await consumer?.stop();
+      consumer = null;
+    },
+    handle,
+    status: () => ({ running: consumer !== null, lastError, applied, parked }),
+  };
+}
+
+const toClaim = (e: Envelope) => ({ eventId: e.eventId, aggregateKey: aggregateKey(e), seq: e.seq });

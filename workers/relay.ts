@@ -1,0 +1,160 @@
+import { aggregateKey } from '../src/core/aggregate.js';
+import { serializeEnvelope } from '../src/core/envelope.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import type { CommitRef, EventStore } from '../src/ports/eventStore.js';
+import type { Transport } from '../src/ports/transport.js';
+
+/**
+ * The relay: publishes every commit of the event store's outbox (`indexes/unpublished/`) to the
+ * transport, then removes the markers. At-least-once: a crash between publish and marker removal
+ * publishes again, and the projector's registry makes that harmless. Because the outbox holds every
+ * unpublished commit whatever its timestamp, a late or clock-skewed write cannot be skipped.
+ */
+export interface Relay {
+  start(): void;
+  /** Wakes the relay now (an append in this process). */
+  wake(): void;
+  /** Publishes everything currently in the outbox; resolves when done (tests, shutdown). */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+  status(): { running: boolean; lastError: string | null; publishedTotal: number; backlog: number };
+}
+
+export interface RelayCheckpoint {
+  publishedTotal: number;
+  lastPublishedAt: string | null;
+  lastRef: CommitRef | null;
+}
+
+export function createRelay(deps: {
+  eventStore: EventStore;
+  transport: Transport;
+  logger: Logger;
+  metrics?: Metrics;
+  options: { batchSize: number; pollIntervalMs: number; missingCommitGraceMs?: number };
+}): Relay {
+  const { eventStore, transport, logger, metrics, options } = deps;
+  const graceMs = options.missingCommitGraceMs ?? 30_000;
+  /** Markers whose commit is not (yet) readable: first seen at. */
+  const missingSince = new Map<string, number>();
+  let running = false;
+  let loop: Promise<void> | null = null;
+  let wakeUp: (() => void) | null = null;
+  let woken = false;
+  let lastError: string | null = null;
+  let backlog = 0;
+  let checkpoint: RelayCheckpoint = { publishedTotal: 0, lastPublishedAt: null, lastRef: null };
+  let checkpointLoaded = false;
+  let lastCheckpointWrite = 0;
+
+  /** One pass: publishes up to batchSize commits; returns how many markers it handled. */
+  async function publishBatch(): Promise<number> {
+    if (!checkpointLoaded) {
+      checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
+      checkpointLoaded = true;
+    }
+    const refs = await eventStore.listUnpublished(options.batchSize);
+    backlog = refs.length;
+    metrics?.relayBacklog.set(refs.length);
+    if (refs.length === 0) return 0;
+    const commits = await eventStore.readCommits(refs);
+    const ready: CommitRef[] = [];
+    const blocked = new Set<string>();
+    const messages: { key: string; value: string }[] = [];
+    const dropped: CommitRef[] = [];
+    refs.forEach((ref, i) => {
+      const key = aggregateKey(ref);
+      const commit = commits[i];
+      if (blocked.has(key)) return; // keep per-aggregate order behind a commit not yet readable
+      if (!commit) {
+        const id = `${key}@${ref.seq}`;
+        const since = missingSince.get(id) ?? Date.now();
+        missingSince.set(id, since);
+        if (Date.now() - since > graceMs) {
+          // The writer failed before its commit landed and was never acknowledged: forget the marker.
+          dropped.push(ref);
+          missingSince.delete(id);
+        } else blocked.add(key);
+        return;
+      }
+      ready.push(ref);
+      for (const envelope of commit.envelopes) messages.push({ key, value: serializeEnvelope(envelope) });
+    });
+    if (messages.length > 0) await transport.publish(messages);
+    await eventStore.markPublished([...ready, ...dropped]);
+    if (dropped.length) logger.warn('relay dropped markers of commits that never landed', { refs: dropped });
+    if (ready.length > 0) {
+      metrics?.relayPublished.inc(messages.length);
+      metrics?.relayLastPublish.set(Date.now() / 1000);
+      checkpoint = {
+        publishedTotal: checkpoint.publishedTotal + messages.length,
+        lastPublishedAt: new Date().toISOString(),
+        lastRef: ready[ready.length - 1] ?? null,
+      };
+      if (Date.now() - lastCheckpointWrite > 1000) {
+        lastCheckpointWrite = Date.now();
+        await eventStore.putCheckpoint('relay', checkpoint);
+      }
+    }
+    return ready.length + dropped.length;
+  }
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken) {
+        woken = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = null;
+        woken = false;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  async function run(): Promise<void> {
+    let backoff = options.pollIntervalMs;
+    while (running) {
+      try {
+        const handled = await publishBatch();
+        lastError = null;
+        backoff = options.pollIntervalMs;
+        if (handled === 0) await sleep(options.pollIntervalMs);
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+        logger.warn('relay pass failed; retrying', { error: e, backoffMs: backoff });
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+      }
+    }
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loop = run();
+    },
+    wake() {
+      woken = true;
+      wakeUp?.();
+    },
+    async drain() {
+      while ((await publishBatch()) > 0) {
+        /* keep going until the outbox is empty */
+      }
+    },
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+      if (checkpointLoaded) await eventStore.putCheckpoint('relay', checkpoint).catch(() => undefined);
+    },
+    status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),
+  };
+}
