@@ -159,6 +159,40 @@ export function describeTransportContract(
       expectPerKeyOrder([...a.messages, ...b.messages], published);
     });
 
+    it('hands partitions over when a consumer joins or stops mid-stream, losing nothing, order kept', async () => {
+      const groupId = randomId('g');
+      const delivered: TransportMessage[] = [];
+      const handle = async (batch: ConsumedBatch): Promise<void> => {
+        delivered.push(...batch.messages);
+      };
+      const published = makeMessages('m', 600, 30);
+      let sent = 0;
+      const publishSome = async (): Promise<void> => {
+        await transport.publish(published.slice(sent, sent + 50));
+        sent += 50;
+      };
+      const first = await consume(groupId, handle);
+      await publishSome();
+      await publishSome();
+      const second = await consume(groupId, handle);
+      await publishSome();
+      await publishSome();
+      await until(() => covers(delivered, published.slice(0, sent)), 'the messages so far');
+      const [stopped] = await Promise.all([
+        first.stop(),
+        (async () => {
+          while (sent < 400) await publishSome();
+        })(),
+      ]);
+      expect(stopped).toBeUndefined();
+      await consume(groupId, handle);
+      await second.stop();
+      while (sent < published.length) await publishSome();
+
+      await until(() => covers(delivered, published), 'every message');
+      expectPerKeyOrder(delivered, published);
+    });
+
     it('redelivers a batch whose handler never resolved to the next consumer of the group', async () => {
       const groupId = randomId('g');
       const attempted: string[] = [];

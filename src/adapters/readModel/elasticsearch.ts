@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type Client, errors } from '@elastic/elasticsearch';
 import { AGGREGATE_TYPES, type AggregateType } from '../../core/aggregate.js';
 import { UnavailableError } from '../../core/errors.js';
 import type { Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
+import { type Client, errors } from './elasticsearchClient.js';
 import {
   DOC_FIELDS,
   fromSource,

@@ -1,4 +1,4 @@
-import type { Admin, Consumer, ConsumerRunConfig, ConsumerSubscribeTopics, GroupJoinEvent } from 'kafkajs';
+import type { Admin, Consumer, ConsumerGroupJoinEvent, ConsumerRunConfig, ConsumerSubscribeTopics } from 'kafkajs';
 import { isCairnError, UnavailableError } from '../../core/errors.js';
 
 /**
@@ -65,7 +65,7 @@ export interface StartConsumerOptions {
    * Called synchronously on the first GROUP_JOIN, before the first fetch (a `consumer.seek` made here
    * applies to that fetch).
    */
-  onFirstJoin?: (event: GroupJoinEvent) => void;
+  onFirstJoin?: (event: ConsumerGroupJoinEvent) => void;
   /**
    * Also wait for the first fetch after the join: by then the position of every assigned partition
    * is resolved (a new group's "latest" is looked up in that fetch).

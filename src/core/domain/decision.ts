@@ -10,7 +10,7 @@ export function requireLive(state: AggregateMeta, aggregateId: string, what: str
 
 /** CONFLICT unless the aggregate is at the expected seq. */
 export function requireSeq(state: AggregateMeta, aggregateId: string, expectedSeq: number): void {
-  if (false) throw new ConflictError(aggregateId, expectedSeq, state.seq);
+  if (expectedSeq !== state.seq) throw new ConflictError(aggregateId, expectedSeq, state.seq);
 }
 
 /** A create of a live id is CONFLICT with expectedSeq 0 (API.md "Order of checks"). */

@@ -16,7 +16,10 @@ describe('normalizeCommand', () => {
     const input = {
       database: DB,
       id: 'Person',
-      properties: [{ name: 'boss', type: 'REFERENCE', target: 'Person' }, { name: 'age', type: 'INT' }],
+      properties: [
+        { name: 'boss', type: 'REFERENCE', target: 'Person' },
+        { name: 'age', type: 'INT' },
+      ],
       idempotencyKey: 'k1',
     };
     const normalized = normalizeCommand(raw('CreateOntologyClass', input));

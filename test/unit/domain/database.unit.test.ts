@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BadUserInputError, ConflictError, NotFoundError } from '../../../src/core/errors.js';
 import type { AnyDomainEvent, DatabaseState } from '../../../src/core/domain/index.js';
+import { BadUserInputError, ConflictError, NotFoundError } from '../../../src/core/errors.js';
 import { at, DB, dbRef, given, raw, stateAfter } from './spec.js';
 
 const created: AnyDomainEvent = { type: 'DatabaseCreated', payload: { name: DB, label: null, description: null } };
@@ -54,7 +54,9 @@ describe('CreateDatabase', () => {
       .thenThrows(BadUserInputError, { field: 'input.description' });
     given(dbRef)
       .when({ type: 'CreateDatabase', input: { name: DB, label: 'x'.repeat(1_000), description: 'y'.repeat(10_000) } })
-      .then([{ type: 'DatabaseCreated', payload: { name: DB, label: 'x'.repeat(1_000), description: 'y'.repeat(10_000) } }]);
+      .then([
+        { type: 'DatabaseCreated', payload: { name: DB, label: 'x'.repeat(1_000), description: 'y'.repeat(10_000) } },
+      ]);
   });
 
   it('refuses a non-string label and unknown fields', () => {

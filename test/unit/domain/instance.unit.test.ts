@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { targetOf } from '../../../src/core/domain/index.js';
 import type { AnyDomainEvent, InstanceState } from '../../../src/core/domain/index.js';
+import { targetOf } from '../../../src/core/domain/index.js';
 import { BadUserInputError, ConflictError, NotFoundError } from '../../../src/core/errors.js';
 import {
   at,
@@ -76,9 +76,7 @@ describe('CreateInstance', () => {
   });
 
   it.each([[null], ['Ann'], [[{ name: 'Ann' }]], [undefined]])('refuses properties %j', (properties) => {
-    given(ann)
-      .when(create(properties), ctx)
-      .thenThrows(BadUserInputError, { field: 'input.properties' });
+    given(ann).when(create(properties), ctx).thenThrows(BadUserInputError, { field: 'input.properties' });
   });
 
   it('is CONFLICT with expectedSeq 0 when live, before validating values', () => {
@@ -101,6 +99,15 @@ describe('CreateInstance', () => {
       .when(create({ name: 'Ann', boss: 'ann' }), ctx)
       .then([instanceCreated('ann', 'Person', { name: 'Ann', boss: 'ann' })]);
     expect(decision.guards.requireLive).toEqual([dbRef, classOf('Person')]);
+  });
+
+  it('may not reference itself when its class is not the target', () => {
+    const pupil = classState('Pupil', [prop('teacher', 'REFERENCE', { target: 'Teacher' })]);
+    given(ann)
+      .when(raw('CreateInstance', { database: DB, classId: 'Pupil', id: 'ann', properties: { teacher: 'ann' } }), {
+        ontologyClass: pupil,
+      })
+      .thenThrows(BadUserInputError, { field: 'input.properties.teacher' });
   });
 
   it('keeps referenced instances live', () => {
@@ -173,7 +180,9 @@ describe('UpdateInstance', () => {
   });
 
   it('accepts an empty update', () => {
-    given(ann, [annCreated]).when(update({}), ctx).then([updated({})]);
+    given(ann, [annCreated])
+      .when(update({}), ctx)
+      .then([updated({})]);
     given(ann, [annCreated])
       .when(update({ set: null, unset: null }), ctx)
       .then([updated({})]);
@@ -234,7 +243,9 @@ describe('DeleteInstance', () => {
   });
 
   it('is NOT_FOUND when missing or deleted, CONFLICT on a stale expectedSeq', () => {
-    given(ann).when(del(0)).thenThrows(NotFoundError, { aggregateId: `${DB}/ann` });
+    given(ann)
+      .when(del(0))
+      .thenThrows(NotFoundError, { aggregateId: `${DB}/ann` });
     given(ann, [annCreated, deleted]).when(del(2)).thenThrows(NotFoundError);
     given(ann, [annCreated]).when(del(2)).thenThrows(ConflictError, { expectedSeq: 2, actualSeq: 1 });
   });

@@ -28,7 +28,12 @@ const update = (input: Record<string, unknown>) =>
 describe('CreateOntologyClass', () => {
   it('creates a class, filling required=false and target=null', () => {
     const decision = given(person)
-      .when(create([{ name: 'name', type: 'STRING', required: true }, { name: 'age', type: 'INT' }]))
+      .when(
+        create([
+          { name: 'name', type: 'STRING', required: true },
+          { name: 'age', type: 'INT' },
+        ]),
+      )
       .then([classCreated('Person', [name, prop('age', 'INT')])]);
     expect(decision).toMatchObject({
       target: person,
@@ -38,9 +43,7 @@ describe('CreateOntologyClass', () => {
   });
 
   it('is NOT_FOUND of the database when it is not live, unless the input is malformed', () => {
-    given(person)
-      .when(create([]), { databaseLive: false })
-      .thenThrows(NotFoundError, { aggregateId: DB });
+    given(person).when(create([]), { databaseLive: false }).thenThrows(NotFoundError, { aggregateId: DB });
     given(person)
       .when(create([{ name: '1st', type: 'STRING' }]), { databaseLive: false })
       .thenThrows(BadUserInputError, { field: 'input.properties[0].name' });
@@ -59,9 +62,7 @@ describe('CreateOntologyClass', () => {
     ['description', { description: 'x'.repeat(10_001) }, 'input.description'],
     ['properties', { properties: 'name' }, 'input.properties'],
   ])('refuses a malformed %s', (_, extra, field) => {
-    given(person)
-      .when(create([], extra))
-      .thenThrows(BadUserInputError, { field });
+    given(person).when(create([], extra)).thenThrows(BadUserInputError, { field });
   });
 
   it.each([
@@ -69,20 +70,32 @@ describe('CreateOntologyClass', () => {
     ['a reserved name', [{ name: '__proto__', type: 'STRING' }], 'input.properties[0].name'],
     ['an unknown type', [{ name: 'a', type: 'DATE' }], 'input.properties[0].type'],
     ['a non-boolean required', [{ name: 'a', type: 'INT', required: 'yes' }], 'input.properties[0].required'],
-    ['a duplicate name', [{ name: 'a', type: 'INT' }, { name: 'a', type: 'STRING' }], 'input.properties[1].name'],
+    [
+      'a duplicate name',
+      [
+        { name: 'a', type: 'INT' },
+        { name: 'a', type: 'STRING' },
+      ],
+      'input.properties[1].name',
+    ],
     ['a REFERENCE without target', [{ name: 'a', type: 'REFERENCE' }], 'input.properties[0].target'],
     ['a target on a non-REFERENCE', [{ name: 'a', type: 'INT', target: 'Person' }], 'input.properties[0].target'],
     ['a malformed target', [{ name: 'a', type: 'REFERENCE', target: 'a/b' }], 'input.properties[0].target'],
     ['an unknown field', [{ name: 'a', type: 'INT', default: 1 }], 'input.properties[0].default'],
   ])('refuses a property with %s', (_, properties, field) => {
-    given(person)
-      .when(create(properties))
-      .thenThrows(BadUserInputError, { field });
+    given(person).when(create(properties)).thenThrows(BadUserInputError, { field });
   });
 
   it('allows 500 properties, not 501', () => {
     const many = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `p${i}`, type: 'STRING' }));
-    given(person).when(create(many(500))).then([classCreated('Person', many(500).map((p) => prop(p.name, 'STRING')))]);
+    given(person)
+      .when(create(many(500)))
+      .then([
+        classCreated(
+          'Person',
+          many(500).map((p) => prop(p.name, 'STRING')),
+        ),
+      ]);
     given(person)
       .when(create(many(501)))
       .thenThrows(BadUserInputError, { field: 'input.properties' });
@@ -96,9 +109,7 @@ describe('CreateOntologyClass', () => {
 
   it('requires REFERENCE targets to be live classes, and keeps them live', () => {
     const properties = [{ name: 'employer', type: 'REFERENCE', target: 'Company' }];
-    given(person)
-      .when(create(properties))
-      .thenThrows(BadUserInputError, { field: 'input.properties[0].target' });
+    given(person).when(create(properties)).thenThrows(BadUserInputError, { field: 'input.properties[0].target' });
     given(person)
       .when(create(properties), { targetClasses: byId(deletedClassState('Company')) })
       .thenThrows(BadUserInputError, { field: 'input.properties[0].target' });
@@ -132,7 +143,9 @@ describe('UpdateOntologyClass', () => {
   it('clears the description with null', () => {
     given(person, [created])
       .when(update({ description: null }))
-      .then([{ type: 'OntologyClassUpdated', payload: { description: null, addProperties: [], removeProperties: [] } }]);
+      .then([
+        { type: 'OntologyClassUpdated', payload: { description: null, addProperties: [], removeProperties: [] } },
+      ]);
   });
 
   it('accepts an update that changes nothing', () => {
@@ -144,9 +157,7 @@ describe('UpdateOntologyClass', () => {
   it('adds an optional property without guarding against live instances', () => {
     const decision = given(person, [created])
       .when(update({ addProperties: [{ name: 'age', type: 'INT' }] }))
-      .then([
-        { type: 'OntologyClassUpdated', payload: { addProperties: [prop('age', 'INT')], removeProperties: [] } },
-      ]);
+      .then([{ type: 'OntologyClassUpdated', payload: { addProperties: [prop('age', 'INT')], removeProperties: [] } }]);
     expect(decision.guards.forbidLiveChildren).toBe(false);
   });
 
@@ -244,9 +255,7 @@ describe('UpdateOntologyClass', () => {
     given(person, [created, deleted])
       .when(update({ expectedSeq: 2 }))
       .thenThrows(NotFoundError, { aggregateId: `${DB}/Person` });
-    given(person, [created])
-      .when(update({}), { databaseLive: false })
-      .thenThrows(NotFoundError, { aggregateId: DB });
+    given(person, [created]).when(update({}), { databaseLive: false }).thenThrows(NotFoundError, { aggregateId: DB });
   });
 
   it('checks malformed input before NOT_FOUND, and CONFLICT before validation', () => {
@@ -272,7 +281,9 @@ describe('DeleteOntologyClass', () => {
   });
 
   it('is NOT_FOUND when missing or deleted, CONFLICT on a stale expectedSeq', () => {
-    given(person).when(del(0)).thenThrows(NotFoundError, { aggregateId: `${DB}/Person` });
+    given(person)
+      .when(del(0))
+      .thenThrows(NotFoundError, { aggregateId: `${DB}/Person` });
     given(person, [created, deleted]).when(del(2)).thenThrows(NotFoundError);
     given(person, [created]).when(del(0)).thenThrows(ConflictError, { expectedSeq: 0, actualSeq: 1 });
   });

@@ -22,15 +22,12 @@ const thing = classState(
 const other = instanceState('other', 'Thing');
 const ctx = {
   ontologyClass: thing,
-  referencedInstances: byId(
-    other,
-    instanceState('alien', 'Alien'),
-    deletedInstanceState('gone', 'Thing'),
-  ),
+  referencedInstances: byId(other, instanceState('alien', 'Alien'), deletedInstanceState('gone', 'Thing')),
 };
 const write = (properties: unknown) =>
   given(instanceOf('x')).when(raw('CreateInstance', { database: DB, classId: 'Thing', id: 'x', properties }), ctx);
-const accepts = (properties: Record<string, unknown>) => write(properties).then([instanceCreated('x', 'Thing', properties)]);
+const accepts = (properties: Record<string, unknown>) =>
+  write(properties).then([instanceCreated('x', 'Thing', properties)]);
 const refuses = (properties: Record<string, unknown>, field: string) =>
   write(properties).thenThrows(BadUserInputError, { field });
 

@@ -1,6 +1,5 @@
 import { expect } from 'vitest';
 import { type AggregateRef, classRef, databaseRef, instanceRef } from '../../../src/core/aggregate.js';
-import type { CairnError } from '../../../src/core/errors.js';
 import {
   type AggregateState,
   type AnyDomainEvent,
@@ -16,6 +15,7 @@ import {
   type PropertyDefinition,
   type PropertyType,
 } from '../../../src/core/domain/index.js';
+import type { CairnError } from '../../../src/core/errors.js';
 
 /** occurredAt of the n-th given event (1-based): distinct, increasing. */
 export const at = (seq: number): string => new Date(Date.UTC(2024, 0, 1, 0, 0, seq)).toISOString();
@@ -45,6 +45,7 @@ export function given(ref: AggregateRef, events: AnyDomainEvent[] = []) {
     when(command: Command, ctx: Partial<DecisionContext> = {}) {
       const run = (): Decision => decide(command, state, { now: NOW, databaseLive: true, ...ctx });
       return {
+        // biome-ignore lint/suspicious/noThenProperty: the given/when/then vocabulary; never awaited
         then(expected: AnyDomainEvent[]): Decision {
           const decision = run();
           expect(decision.events).toEqual(expected);
