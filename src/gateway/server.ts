@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -52,12 +51,12 @@ export async function startHttpServer(deps: {
   const { services, logger, metrics, options } = deps;
   const http = createServer();
   let apollo: ApolloServer<GatewayContext> | null = null;
-  let wsCleanup: { dispose: () => Promise<void> | void } | null = null;
+  let wss: WebSocketServer | null = null;
 
   if (services) {
     const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
-    const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: options.maxBodyBytes });
-    wsCleanup = useServer(
+    wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: options.maxBodyBytes });
+    useServer(
       {
         schema,
         context: () => createRequestContext(services, { actor: ANONYMOUS, correlationId: randomUUID() }),
@@ -78,7 +77,8 @@ export async function startHttpServer(deps: {
       introspection: options.introspection,
       formatError: (f, e) => withoutStacktrace(createErrorFormatter(logger)(f, e)),
       includeStacktraceInErrorResponses: false,
-      plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
+      // The process owns its signals: main.ts stops every role in order.
+      stopOnTerminationSignals: false,
     });
     await apollo.start();
   }
@@ -134,17 +134,25 @@ export async function startHttpServer(deps: {
     url: `http://127.0.0.1:${port}/graphql`,
     port,
     async close() {
-      await wsCleanup?.dispose();
+      // Subscribers are told the server is going away (1001); they reconnect to another gateway.
+      for (const client of wss?.clients ?? []) client.close(1001, 'Server shutting down');
+      wss?.close();
       if (apollo) await apollo.stop();
-      else await closeServer(http);
+      await closeServer(http);
     },
   };
 }
 
-function closeServer(http: Server): Promise<void> {
+/** Stops accepting connections, lets in-flight requests finish for `graceMs`, then cuts the rest. */
+function closeServer(http: Server, graceMs = 5_000): Promise<void> {
+  if (!http.listening) return Promise.resolve();
   return new Promise((resolve) => {
-    http.close(() => resolve());
-    http.closeAllConnections();
+    const timer = setTimeout(() => http.closeAllConnections(), graceMs);
+    http.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    http.closeIdleConnections();
   });
 }
 

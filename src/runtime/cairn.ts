@@ -97,9 +97,15 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     port: server.port,
     metrics,
     async stop() {
+      logger.debug('stopping http server');
       await server.close();
-      for (const stop of stops.reverse()) await stop().catch((e) => logger.warn('stop failed', { error: e }));
+      for (const [i, stop] of stops.reverse().entries()) {
+        logger.debug('stopping role', { step: i });
+        await stop().catch((e) => logger.warn('stop failed', { error: e }));
+      }
+      logger.debug('closing adapters');
       await adapters.close();
+      logger.debug('stopped');
     },
   };
 }

@@ -108,7 +108,7 @@ export function createElasticsearchReadModel({
       return res;
     } catch (e) {
       // A cursor that passed validation can still carry values of the wrong type for its field.
-      if (after && e instanceof errors.ResponseError && e.statusCode === 400) throw invalidCursor();
+      if (after && e instanceof ElasticsearchRefusedError && e.statusCode === 400) throw invalidCursor();
       throw e;
     }
   };
@@ -229,6 +229,18 @@ const isUnavailable = (e: unknown): boolean =>
   e instanceof errors.NoLivingConnectionsError ||
   (e instanceof errors.ResponseError && (e.statusCode === 429 || (e.statusCode ?? 0) >= 500));
 
+/** A 4xx answer: a bug or a bad request, not an outage (the gateway masks it as internal). */
+export class ElasticsearchRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: number,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'ElasticsearchRefusedError';
+  }
+}
+
 /** Runs one client call, translating vendor failures into port errors. */
 async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -238,7 +250,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (e instanceof errors.ResponseError) {
       const err = (e.body as { error?: { type?: string; reason?: string } } | undefined)?.error;
       const detail = err ? `${err.type}: ${err.reason}` : e.message;
-      throw new errors.ResponseError(e.meta, `Elasticsearch refused ${what}: ${detail}`);
+      throw new ElasticsearchRefusedError(`Elasticsearch refused ${what}: ${detail}`, e.statusCode, e);
     }
     throw e;
   }

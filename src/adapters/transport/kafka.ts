@@ -1,7 +1,7 @@
 import { type Admin, CompressionTypes, type EachBatchPayload, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { ConsumedBatch, Transport, TransportConsumer, TransportMessage } from '../../ports/transport.js';
 import { type BackoffOptions, backoffMs } from './backoff.js';
-import { ensureTopic, lazy, pause, startConsumer, toUnavailable } from './kafkaSupport.js';
+import { ensureTopic, lazy, startConsumer, toUnavailable } from './kafkaSupport.js';
 
 export interface KafkaConsumerOptions {
   /** The broker drops a member it has not heard from for this long. @default 30_000 */
@@ -72,9 +72,11 @@ function chunkBySize(messages: TransportMessage[], maxBytes: number): TransportM
 /**
  * The production transport: one Kafka topic, key = aggregate key (kafkajs' default murmur2
  * partitioner, the Java client's), acks=all. A consumer is a kafkajs consumer in the given group,
- * committing a sub-batch's offsets only after `handle` resolved. A failed sub-batch is retried in place
- * with backoff while the member keeps heartbeating (no restart, so no rebalance storm for the group);
- * it moves with its partition on a rebalance or a stop.
+ * committing a sub-batch's offsets only after `handle` resolved. A failed sub-batch stays uncommitted:
+ * its partition is paused for a backoff, then fetched again from there, while the member's other
+ * partitions go on. The consumer does not crash or restart over a handler error (which would make
+ * the whole group rebalance again and again); the batch moves with its partition on a rebalance or a
+ * stop.
  */
 export function createKafkaTransport({
   kafka,
@@ -149,6 +151,10 @@ export function createKafkaTransport({
       allowAutoTopicCreation: false,
     });
 
+    // Failed partitions wait out their backoff paused, so the member's other partitions go on.
+    const attempts = new Map<number, number>();
+    const backoffTimers = new Set<ReturnType<typeof setTimeout>>();
+
     const eachBatch = async ({
       batch,
       resolveOffset,
@@ -156,32 +162,40 @@ export function createKafkaTransport({
       commitOffsetsIfNecessary,
       isRunning,
       isStale,
+      pause,
     }: EachBatchPayload): Promise<void> => {
+      const { partition } = batch;
       for (let from = 0; from < batch.messages.length; from += maxBatchSize) {
         if (!isRunning() || isStale()) return;
         const slice = batch.messages.slice(from, from + maxBatchSize);
         const consumed: ConsumedBatch = {
-          partition: batch.partition,
+          partition,
           messages: slice.map((m) => ({
             key: m.key?.toString('utf8') ?? '',
             value: m.value?.toString('utf8') ?? '',
             offset: m.offset,
           })),
         };
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await handle(consumed);
-            break;
-          } catch (error) {
-            onError?.(error);
-            // Unresolved: the next owner of the partition (or this member, below) gets it again.
-            if (!isRunning()) return;
-            // Heartbeats go on while waiting; one that reports a rebalance throws out of here and
-            // kafkajs rejoins, the batch staying uncommitted.
-            await pause(backoffMs(attempt, retry), isRunning, heartbeat);
-            if (!isRunning() || isStale()) return;
-          }
+        try {
+          await handle(consumed);
+        } catch (error) {
+          onError?.(error);
+          // Left unresolved: the partition's next fetch (by this member after the backoff, or by its
+          // next owner after a rebalance or a stop) starts at this sub-batch again.
+          const attempt = (attempts.get(partition) ?? 0) + 1;
+          attempts.set(partition, attempt);
+          const resume = pause();
+          const timer = setTimeout(
+            () => {
+              backoffTimers.delete(timer);
+              resume();
+            },
+            backoffMs(attempt, retry),
+          );
+          backoffTimers.add(timer);
+          return;
         }
+        attempts.delete(partition);
         resolveOffset(slice[slice.length - 1]!.offset);
         await commitOffsetsIfNecessary();
         await heartbeat();
@@ -208,6 +222,7 @@ export function createKafkaTransport({
       stop: () => {
         stopping ??= (async () => {
           consumers.delete(handleToStop);
+          for (const timer of backoffTimers) clearTimeout(timer);
           // Lets the batch in hand finish, commits resolved offsets, leaves the group, disconnects.
           await consumer.disconnect().catch((error: unknown) => onError?.(toUnavailable(error)));
         })();

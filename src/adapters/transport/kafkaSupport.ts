@@ -120,12 +120,3 @@ export async function startConsumer(consumer: Consumer, options: StartConsumerOp
     for (const remove of removers) remove();
   }
 }
-
-/** Resolves after `ms`, or earlier once `keepWaiting()` turns false; calls `tick` about every 100 ms. */
-export async function pause(ms: number, keepWaiting: () => boolean, tick: () => Promise<void>): Promise<void> {
-  const until = Date.now() + ms;
-  while (keepWaiting() && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, Math.min(100, until - Date.now())));
-    await tick();
-  }
-}

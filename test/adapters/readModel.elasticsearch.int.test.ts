@@ -1,0 +1,80 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createElasticsearchReadModel } from '../../src/adapters/readModel/elasticsearch.js';
+import { Client } from '../../src/adapters/readModel/elasticsearchClient.js';
+import { isUnavailable } from '../../src/core/errors.js';
+import { describeReadModelContract, instanceDoc } from '../contract/readModel.contract.js';
+import { randomId } from '../support/ids.js';
+
+const url = inject('engines').ELASTICSEARCH_URL;
+const clients: Client[] = [];
+const newClient = (node = url): Client => {
+  const client = new Client({ node, maxRetries: 0, requestTimeout: 10_000 });
+  clients.push(client);
+  return client;
+};
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+});
+
+describeReadModelContract('elasticsearch', async () => {
+  const readModel = createElasticsearchReadModel({ client: newClient(), indexPrefix: randomId('rm') });
+  return { readModel, cleanup: () => readModel.dropIndexes() };
+});
+
+describe('elasticsearch read model', () => {
+  it('maps one property name of two types to two fields, never dynamically by name', async () => {
+    const client = newClient();
+    const indexPrefix = randomId('rm');
+    const rm = createElasticsearchReadModel({ client, indexPrefix });
+    try {
+      await rm.apply([
+        instanceDoc('db', 'a', 'A', { age: 30, when: '2024-01-01T00:00:00Z', obj: { nested: 'x' } }),
+        instanceDoc('db', 'b', 'B', { age: 'thirty', when: 5, obj: [1, 'two'] }),
+      ]);
+      const { body } = await client.indices.getMapping<Record<string, { mappings: Record<string, unknown> }>>({
+        index: `${indexPrefix}-instances`,
+      });
+      const mapping = Object.values(body)[0]!.mappings as {
+        properties: Record<string, { properties?: Record<string, { type: string }>; enabled?: boolean }>;
+      };
+      expect(mapping.properties.data?.enabled).toBe(false);
+      expect(mapping.properties.p_num?.properties).toEqual({ age: { type: 'double' }, when: { type: 'double' } });
+      expect(Object.keys(mapping.properties.p_str?.properties ?? {}).sort()).toEqual(['age', 'when']);
+      expect(mapping.properties.obj).toBeUndefined();
+    } finally {
+      await rm.dropIndexes();
+    }
+  });
+
+  it('creates its indexes once, even when two instances race', async () => {
+    const indexPrefix = randomId('rm');
+    const a = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+    const b = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+    try {
+      await Promise.all([a.ensureIndexes(), b.ensureIndexes()]);
+      await a.apply([instanceDoc('db', 'x', 'C', { v: 1 })]);
+      expect((await b.getMany('INSTANCE', ['db/x']))[0]?.seq).toBe(1);
+    } finally {
+      await a.dropIndexes();
+    }
+  });
+
+  it('fails fast with UnavailableError when Elasticsearch cannot be reached', async () => {
+    const rm = createElasticsearchReadModel({ client: newClient('http://127.0.0.1:1'), indexPrefix: randomId('rm') });
+    const started = Date.now();
+    for (const op of [
+      () => rm.ping(),
+      () => rm.getMany('DATABASE', ['x']),
+      () => rm.apply([instanceDoc('d', 'i', 'C', {})]),
+    ]) {
+      const error = await op().catch((e: unknown) => e);
+      expect(isUnavailable(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: 'UNAVAILABLE',
+        retriable: true,
+        extensions: { dependency: 'elasticsearch' },
+      });
+    }
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+});
