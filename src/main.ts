@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config/config.js';
+import { readInfraEnv } from './config/infraEnv.js';
 import { createLogger } from './observability/logger.js';
 import type { Adapters } from './runtime/adapters.js';
 import { startCairn } from './runtime/cairn.js';
@@ -8,7 +9,7 @@ import { createEmbeddedAdapters } from './runtime/embedded.js';
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig();
+    config = loadConfig({ ...readInfraEnv(), ...process.env });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);

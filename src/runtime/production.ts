@@ -1,6 +1,6 @@
 import { Agent } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Client as ElasticsearchClient } from '@elastic/elasticsearch';
+import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
