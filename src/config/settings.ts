@@ -47,7 +47,7 @@ export const SETTINGS = [
   { name: 'ELASTICSEARCH_URL', kind: 'url', production: true, doc: 'Elasticsearch node URL.' },
   { name: 'ELASTICSEARCH_INDEX_PREFIX', kind: 'string', default: 'cairn', doc: 'Prefix of the read-model indexes (lowercase).' },
   { name: 'RELAY_BATCH_SIZE', kind: 'int', default: '500', min: 1, doc: 'Envelopes per relay produce batch.' },
-  { name: 'RELAY_POLL_INTERVAL_MS', kind: 'int', default: '200', min: 10, doc: 'Relay polling interval when idle (appends in the same process wake it at once).' },
+  { name: 'RELAY_POLL_INTERVAL_MS', kind: 'int', default: '100', min: 10, doc: 'Relay polling interval when idle (appends in the same process wake it at once).' },
   { name: 'PROJECTOR_LEASE_MS', kind: 'int', default: '30000', min: 100, doc: 'Registry lease of a claimed event.' },
   { name: 'PROJECTOR_HEARTBEAT_MS', kind: 'int', default: '10000', min: 50, doc: 'Lease heartbeat interval (less than the lease).' },
   { name: 'PROJECTOR_MAX_ATTEMPTS', kind: 'int', default: '5', min: 1, doc: 'Attempts before a failing event is parked.' },

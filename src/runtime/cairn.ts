@@ -7,7 +7,7 @@ import { checkHealth } from '../gateway/health.js';
 import { type RunningServer, startHttpServer } from '../gateway/server.js';
 import type { Logger } from '../observability/logger.js';
 import { type Metrics, createMetrics } from '../observability/metrics.js';
-import { createProjector } from '../../workers/projector.js';
+import { PROJECTOR_HANDLER, createProjector } from '../../workers/projector.js';
 import { createRelay } from '../../workers/relay.js';
 import type { Adapters } from './adapters.js';
 
@@ -78,6 +78,8 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     };
   }
 
+  stops.push(startRetention(config, adapters, logger, roles));
+
   const health = () =>
     checkHealth(config.profile, {
       ...adapters.health,
@@ -108,6 +110,21 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       logger.debug('stopped');
     },
   };
+}
+
+/** Hourly: drops idempotency keys and processed-event records past their retention. */
+function startRetention(config: Config, adapters: Adapters, logger: Logger, roles: Set<string>): () => Promise<void> {
+  const purge = async () => {
+    try {
+      if (roles.has('gateway')) await adapters.idempotencyStore.purge(config.idempotencyRetentionMs);
+      if (roles.has('projector')) await adapters.registry.purge(PROJECTOR_HANDLER, config.projector.retentionMs);
+    } catch (e) {
+      logger.warn('retention purge failed; will retry', { error: e });
+    }
+  };
+  const timer = setInterval(() => void purge(), 3_600_000);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
 
 const workerCheck = (status: () => { lastError: string | null } & Record<string, unknown>) => async () => {
