@@ -1051,7 +1051,7 @@ function engineFor(name, cfg, log) {
 // ---------------------------------------------------------------------------------------------
 // ensure one engine
 
-async function ensureOne(e, cfg, log) {
+async function ensureOne(e, cfg, log, { fetchOnly = false } = {}) {
   const t = (m) => log(`[${e.name}] ${m}`);
   const t0 = Date.now();
   const readyTimeoutS = cfg.readyTimeoutS || e.readyTimeoutS;
@@ -1066,6 +1066,12 @@ async function ensureOne(e, cfg, log) {
       t(`warning: ${err.message.trim()}`);
     }
   };
+  if (fetchOnly) {
+    const p0 = Date.now();
+    await e.provision();
+    t(`obtained (${secs(Date.now() - p0)})`);
+    return { name: e.name, fetched: true, ms: Date.now() - t0 };
+  }
   const state = await e.probe();
   if (state === 'ready') {
     await afterReuse();
@@ -1095,7 +1101,18 @@ async function ensureOne(e, cfg, log) {
   const started = await e.start(prov);
   fs.writeFileSync(e.pidFile, `${started.proc.pid}\n`);
   t(`started pid ${started.proc.pid} (log ${e.logFile}); waiting up to ${readyTimeoutS}s`);
-  await waitReady({ title: e.title, probe: e.probe, timeoutS: readyTimeoutS, logFile: e.logFile, proc: started.proc });
+  try {
+    await waitReady({ title: e.title, probe: e.probe, timeoutS: readyTimeoutS, logFile: e.logFile, proc: started.proc });
+  } catch (err) {
+    // lost a race for the port against another starter (e.g. a different cache dir)? then reuse theirs
+    if (started.proc.state.exited && (await e.probe()) === 'ready') {
+      fs.rmSync(e.pidFile, { force: true });
+      await afterReuse();
+      t(`port ${e.port} was taken meanwhile by another ${e.title}; reusing it`);
+      return { name: e.name, reused: true, ms: Date.now() - t0 };
+    }
+    throw err;
+  }
   if (e.afterReady) await e.afterReady(prov, started);
   const startMs = Date.now() - s0;
   t(`ready on ${HOST}:${e.port} in ${secs(startMs)}`);
@@ -1107,15 +1124,16 @@ async function ensureOne(e, cfg, log) {
 
 /**
  * Make sure the engines are running; returns the env (DATABASE_URL, S3_*, KAFKA_BROKERS, ELASTICSEARCH_URL).
- * @param {{ log?: (msg: string) => void, only?: string[], writeEnv?: boolean }} [opts]
+ * @param {{ log?: (msg: string) => void, only?: string[], writeEnv?: boolean, fetchOnly?: boolean }} [opts]
+ *   fetchOnly: only download/build/resolve (e.g. to warm a CI cache), start nothing
  */
-export async function ensureEngines({ log = console.log, only, writeEnv = true } = {}) {
+export async function ensureEngines({ log = console.log, only, writeEnv = true, fetchOnly = false } = {}) {
   const cfg = infraConfig();
   const names = selectEngines(only);
   const env = infraEnv(cfg);
   const t0 = Date.now();
   await withLock(cfg.runDir, log, async () => {
-    const results = await Promise.allSettled(names.map((n) => ensureOne(engineFor(n, cfg, log), cfg, log)));
+    const results = await Promise.allSettled(names.map((n) => ensureOne(engineFor(n, cfg, log), cfg, log, { fetchOnly })));
     const failed = results
       .map((r, i) => ({ r, name: names[i] }))
       .filter(({ r }) => r.status === 'rejected')
@@ -1126,6 +1144,10 @@ export async function ensureEngines({ log = console.log, only, writeEnv = true }
       throw err;
     }
   });
+  if (fetchOnly) {
+    log(`engines obtained in ${secs(Date.now() - t0)} (${names.join(', ')}); nothing started`);
+    return env;
+  }
   if (writeEnv) writeEnvFile(env);
   log(`engines ready in ${secs(Date.now() - t0)} (${names.join(', ')})`);
   return env;

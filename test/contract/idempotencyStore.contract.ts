@@ -101,7 +101,10 @@ export function describeIdempotencyStoreContract(name: string, factory: Idempote
       expect(takeover).toEqual({ state: 'started' });
       expect(await store.begin(scope, 'k1', 'h1', LONG_LEASE_MS)).toEqual({ state: 'in_progress' });
       await store.complete(scope, 'k1', 'second owner');
-      expect(await store.begin(scope, 'k1', 'h1', LONG_LEASE_MS)).toEqual({ state: 'completed', response: 'second owner' });
+      expect(await store.begin(scope, 'k1', 'h1', LONG_LEASE_MS)).toEqual({
+        state: 'completed',
+        response: 'second owner',
+      });
     });
 
     it('still answers mismatch for another hash after the lease expired', async () => {

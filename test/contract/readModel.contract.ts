@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstanceQuery, Page, ProjectedDoc, ReadModel } from '../../src/ports/readModel.js';
 import { randomId } from '../support/ids.js';
@@ -396,6 +397,81 @@ export function describeReadModelContract(
       });
     });
 
+    it('pages across type groups, a cursor landing in every group', async () => {
+      const db = randomId('db');
+      const values: unknown[] = [2, 'b', true, undefined, 1, 'a', false, undefined, 1, 'b', true, { o: 1 }];
+      await rm.apply(
+        values.map((v, i) => instanceDoc(db, `d${String(i).padStart(2, '0')}`, 'C', v === undefined ? {} : { v })),
+      );
+      for (const [direction, expected] of [
+        ['ASC', 'd04 d08 d00 d05 d01 d09 d06 d02 d10 d03 d07 d11'],
+        ['DESC', 'd00 d04 d08 d01 d09 d05 d02 d10 d06 d03 d07 d11'],
+      ] as const) {
+        const orderBy = [{ property: 'v', direction }];
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let n = 0; n < 20; n++) {
+          const page: Page = await search({ database: db, orderBy, first: 2, after });
+          expect(page.totalCount).toBe(12);
+          seen.push(...ids(page));
+          if (!page.hasNextPage) break;
+          after = page.cursors.at(-1)!;
+        }
+        expect(seen.join(' ')).toBe(expected);
+      }
+    });
+
+    it('agrees with a reference model on random data, filters and orderings', async () => {
+      const scalar = fc.oneof(
+        fc.integer({ min: -2, max: 2 }),
+        fc.constantFrom('a', 'b', 'B', 'é', 'a b'),
+        fc.boolean(),
+      );
+      const value = fc.oneof(scalar, fc.constant(undefined), fc.constant(undefined), fc.constant([1]));
+      const ops = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'exists'] as const;
+      const condition = fc.record({
+        property: fc.constantFrom('x', 'y'),
+        op: fc.constantFrom(...ops),
+        value: scalar,
+        list: fc.array(scalar, { maxLength: 3 }),
+      });
+      const order = fc.record({ property: fc.constantFrom('x', 'y'), direction: fc.constantFrom('ASC', 'DESC') });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ x: value, y: value }), { maxLength: 14 }),
+          fc.array(condition, { maxLength: 2 }),
+          fc.array(order, { maxLength: 2 }),
+          fc.integer({ min: 1, max: 5 }),
+          async (rows, conditions, orderBy, first) => {
+            const db = randomId('db');
+            const props = rows.map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)));
+            await rm.apply(props.map((p, i) => instanceDoc(db, `d${String(i).padStart(2, '0')}`, 'C', p)));
+            const where = conditions.map((c) => ({
+              property: c.property,
+              op: c.op,
+              value: c.op === 'in' ? c.list : c.op === 'exists' ? typeof c.value === 'boolean' && c.value : c.value,
+            }));
+            const expected = props
+              .map((p, i) => ({ id: `d${String(i).padStart(2, '0')}`, p }))
+              .filter(({ p }) => where.every((w) => oracleMatch(p[w.property], w.op, w.value)))
+              .sort((a, b) => oracleCompare(orderBy, a, b))
+              .map((r) => r.id);
+            const seen: string[] = [];
+            let after: string | null = null;
+            for (let n = 0; n <= 15; n++) {
+              const page: Page = await search({ database: db, where, orderBy, first, after });
+              expect(page.totalCount).toBe(expected.length);
+              seen.push(...ids(page));
+              if (!page.hasNextPage) break;
+              after = page.cursors.at(-1)!;
+            }
+            expect(seen).toEqual(expected);
+          },
+        ),
+        { numRuns: 25 },
+      );
+    });
+
     it('does not compare or sort by strings too long to index, but they exist', async () => {
       const db = randomId('db');
       const long = 'x'.repeat(9000);
@@ -470,3 +546,40 @@ export const instanceDoc = (
   updatedAt: AT,
   data: { properties },
 });
+
+/** The documented semantics, written independently of the adapters (API.md "Queries", the port). */
+type Json = string | number | boolean;
+const isJson = (v: unknown): v is Json => ['string', 'number', 'boolean'].includes(typeof v);
+const sameType = (a: unknown, b: unknown): boolean => typeof a === typeof b;
+const cmp = (a: Json, b: Json): number => (a < b ? -1 : a > b ? 1 : 0); // ASCII fixtures: unit order = code points
+
+const oracleMatch = (v: unknown, op: string, operand: unknown): boolean => {
+  if (op === 'exists') return (v !== undefined) === operand;
+  if (v === undefined) return false;
+  const eq = (o: unknown) => isJson(v) && sameType(v, o) && v === o;
+  if (op === 'eq') return eq(operand);
+  if (op === 'ne') return !eq(operand);
+  if (op === 'in') return (operand as unknown[]).some(eq);
+  if (!isJson(v) || !sameType(v, operand)) return false;
+  const d = cmp(v, operand as Json);
+  return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0;
+};
+
+const group = (v: unknown): number =>
+  typeof v === 'number' ? 0 : typeof v === 'string' ? 1 : typeof v === 'boolean' ? 2 : 3;
+
+const oracleCompare = (
+  orderBy: { property: string; direction: string }[],
+  a: { id: string; p: Record<string, unknown> },
+  b: { id: string; p: Record<string, unknown> },
+): number => {
+  for (const o of orderBy) {
+    const va = a.p[o.property];
+    const vb = b.p[o.property];
+    if (group(va) !== group(vb)) return group(va) - group(vb);
+    if (group(va) === 3) continue;
+    const d = cmp(va as Json, vb as Json);
+    if (d !== 0) return o.direction === 'ASC' ? d : -d;
+  }
+  return cmp(a.id, b.id);
+};

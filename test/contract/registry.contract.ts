@@ -28,11 +28,17 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
     let cleanup: () => Promise<void>;
     let handler: string;
 
-    const ev = (eventId: string, seq = 1, aggregateKey = 'INSTANCE:db/a'): ClaimRequest => ({ eventId, aggregateKey, seq });
+    const ev = (eventId: string, seq = 1, aggregateKey = 'INSTANCE:db/a'): ClaimRequest => ({
+      eventId,
+      aggregateKey,
+      seq,
+    });
     const claimOne = async (owner: string, request: ClaimRequest, leaseMs = LONG_LEASE_MS): Promise<ClaimOutcome> =>
       (await store.claim(handler, owner, leaseMs, [request]))[0]!;
     const done = async (request: ClaimRequest, fence: number): Promise<string[]> =>
-      store.markDone(handler, [{ eventId: request.eventId, fence, aggregateKey: request.aggregateKey, seq: request.seq }]);
+      store.markDone(handler, [
+        { eventId: request.eventId, fence, aggregateKey: request.aggregateKey, seq: request.seq },
+      ]);
 
     beforeEach(async () => {
       ({ store, cleanup } = await factory());
@@ -84,7 +90,12 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
 
     it('claims each event once when owners race with overlapping batches in different orders', async () => {
       const events = Array.from({ length: 100 }, (_, i) => ev(`e${String(i).padStart(3, '0')}`, 1, `agg${i}`));
-      const batches = [events, [...events].reverse(), events.filter((_, i) => i % 2 === 0), [...events].sort(() => 0.5 - Math.random())];
+      const batches = [
+        events,
+        [...events].reverse(),
+        events.filter((_, i) => i % 2 === 0),
+        [...events].sort(() => 0.5 - Math.random()),
+      ];
       const results = await Promise.all(batches.map((batch, i) => store.claim(handler, `w${i}`, LONG_LEASE_MS, batch)));
       const claimedBy = new Map<string, number>();
       for (const outcomes of results) {
@@ -107,7 +118,12 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
     it('ignores events at or below the aggregate applied seq (stale)', async () => {
       const e5 = ev('e5', 5, 'A');
       await done(e5, fenceOf(await claimOne('w1', e5)));
-      const outcomes = await store.claim(handler, 'w1', LONG_LEASE_MS, [ev('e3', 3, 'A'), ev('e5b', 5, 'A'), ev('e6', 6, 'A'), ev('b1', 1, 'B')]);
+      const outcomes = await store.claim(handler, 'w1', LONG_LEASE_MS, [
+        ev('e3', 3, 'A'),
+        ev('e5b', 5, 'A'),
+        ev('e6', 6, 'A'),
+        ev('b1', 1, 'B'),
+      ]);
       expect(outcomes).toEqual([
         { eventId: 'e3', outcome: 'stale', lastSeq: 5 },
         { eventId: 'e5b', outcome: 'stale', lastSeq: 5 },
@@ -157,7 +173,11 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
     });
 
     it('reports lost leases on heartbeat: wrong owner, wrong fence, unknown, done', async () => {
-      const [a, b, c] = await store.claim(handler, 'w1', LONG_LEASE_MS, [ev('a', 1, 'A'), ev('b', 1, 'B'), ev('c', 1, 'C')]);
+      const [a, b, c] = await store.claim(handler, 'w1', LONG_LEASE_MS, [
+        ev('a', 1, 'A'),
+        ev('b', 1, 'B'),
+        ev('c', 1, 'C'),
+      ]);
       await done(ev('c', 1, 'C'), fenceOf(c));
       const lost = await store.heartbeat(handler, 'w1', LONG_LEASE_MS, [
         { eventId: 'a', fence: fenceOf(a) },
@@ -170,7 +190,11 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
     });
 
     it('marks a batch done, refusing only the stale claims, and accepts a repeat', async () => {
-      const outcomes = await store.claim(handler, 'w1', LONG_LEASE_MS, [ev('a', 1, 'A'), ev('b', 2, 'A'), ev('c', 1, 'C')]);
+      const outcomes = await store.claim(handler, 'w1', LONG_LEASE_MS, [
+        ev('a', 1, 'A'),
+        ev('b', 2, 'A'),
+        ev('c', 1, 'C'),
+      ]);
       const claims = [
         { eventId: 'a', fence: fenceOf(outcomes[0]), aggregateKey: 'A', seq: 1 },
         { eventId: 'b', fence: fenceOf(outcomes[1]) + 7, aggregateKey: 'A', seq: 2 },
@@ -238,7 +262,9 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
       const other = `${handler}-other`;
       const e1 = ev('e1', 1, 'A');
       await done(e1, fenceOf(await claimOne('w1', e1)));
-      expect(await store.claim(other, 'w1', LONG_LEASE_MS, [e1])).toEqual([{ eventId: 'e1', outcome: 'claimed', fence: 1 }]);
+      expect(await store.claim(other, 'w1', LONG_LEASE_MS, [e1])).toEqual([
+        { eventId: 'e1', outcome: 'claimed', fence: 1 },
+      ]);
       expect(await store.lastAppliedSeq(other, ['A'])).toEqual(new Map());
     });
 
@@ -270,10 +296,18 @@ export function describeRegistryContract(name: string, factory: RegistryFactory)
       const events = Array.from({ length: 500 }, (_, i) => ev(`e${i}`, (i % 50) + 1, `agg${Math.floor(i / 50)}`));
       const outcomes = await store.claim(handler, 'w1', LONG_LEASE_MS, events);
       expect(outcomes.every((o) => o.outcome === 'claimed')).toBe(true);
-      const claims = outcomes.map((o, i) => ({ eventId: o.eventId, fence: fenceOf(o), aggregateKey: events[i]!.aggregateKey, seq: events[i]!.seq }));
+      const claims = outcomes.map((o, i) => ({
+        eventId: o.eventId,
+        fence: fenceOf(o),
+        aggregateKey: events[i]!.aggregateKey,
+        seq: events[i]!.seq,
+      }));
       expect(await store.heartbeat(handler, 'w1', LONG_LEASE_MS, claims)).toEqual([]);
       expect(await store.markDone(handler, claims)).toEqual([]);
-      const applied = await store.lastAppliedSeq(handler, Array.from({ length: 10 }, (_, i) => `agg${i}`));
+      const applied = await store.lastAppliedSeq(
+        handler,
+        Array.from({ length: 10 }, (_, i) => `agg${i}`),
+      );
       expect(applied.size).toBe(10);
       expect([...applied.values()].every((seq) => seq === 50)).toBe(true);
     });

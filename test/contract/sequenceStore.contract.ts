@@ -83,7 +83,9 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
 
     it('continues the seq after a tombstone (delete, then re-create)', async () => {
       await createLive(k('a'));
-      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }))).toEqual({
+        ok: true,
+      });
       expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: false });
       expect(await store.reserve(request(k('a'), { expectedSeq: 2, nextSeq: 3 }))).toEqual({ ok: true });
       expect(await store.get(k('a'))).toMatchObject({ seq: 3, live: true });
@@ -200,7 +202,9 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
     it('lets exactly one of 20 concurrent updates with one expectedSeq succeed', async () => {
       await createLive(k('race'));
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => store.reserve(request(k('race'), { expectedSeq: 1, nextSeq: 2 + (i % 3) }))),
+        Array.from({ length: 20 }, (_, i) =>
+          store.reserve(request(k('race'), { expectedSeq: 1, nextSeq: 2 + (i % 3) })),
+        ),
       );
       expect(results.filter((r) => r.ok)).toHaveLength(1);
       const seq = (await store.get(k('race')))!.seq;

@@ -169,7 +169,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
   };
 
   const putMarker = (r: CommitRef): Promise<unknown> =>
-    s3.send(new PutObjectCommand({ Bucket: bucket, Key: k(unpublishedKey(r)), Body: '' }));
+    s3.send(new PutObjectCommand({ Bucket: bucket, Key: k(unpublishedKey(r)), Body: '', ContentLength: 0 }));
 
   const store: EventStore = {
     async append(commit) {

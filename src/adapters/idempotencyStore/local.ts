@@ -54,7 +54,8 @@ export async function createLocalIdempotencyStore(options: LocalIdempotencyStore
     },
   });
 
-  const commit = (records: KeyRecord[]): Promise<void> => {
+  const commit = async (records: KeyRecord[]): Promise<void> => {
+    journal.assertWritable();
     for (const record of records) apply(record);
     return journal.write(records);
   };
@@ -70,6 +71,7 @@ export async function createLocalIdempotencyStore(options: LocalIdempotencyStore
 
   return {
     async begin(scope, key, requestHash, leaseMs) {
+      journal.assertWritable();
       const result = decide(scope, key, requestHash, leaseMs, Date.now());
       if (result.state === 'started') await journal.write([{ put: rows.get(idOf(scope, key))! }]);
       else await journal.barrier();

@@ -11,8 +11,8 @@ import {
   indexBody,
   toSource,
 } from './elasticsearchIndexes.js';
-import { cursorOf, instanceSearchBody } from './elasticsearchQuery.js';
-import { decodeCursor, encodeCursor, invalidCursor, validateQuery } from './query.js';
+import { instanceSearchBody, totalOf } from './elasticsearchQuery.js';
+import { decodeCursor, encodeCursor, encodeSearchCursor, invalidCursor, positionOf, validateQuery } from './query.js';
 
 export interface ElasticsearchReadModelOptions extends Partial<IndexOptions> {
   client: Client;
@@ -30,10 +30,10 @@ export interface ElasticsearchReadModel extends ReadModel {
 interface Hit {
   _id: string;
   _source: Record<string, unknown>;
-  sort?: unknown[];
 }
 interface SearchResponse {
-  hits: { total: { value: number }; hits: Hit[] };
+  hits: { total?: { value: number }; hits: Hit[] };
+  aggregations?: { matches?: { value: number } };
 }
 interface MgetResponse {
   docs: { _id: string; found?: boolean; _source?: Record<string, unknown>; error?: EsError }[];
@@ -99,18 +99,12 @@ export function createElasticsearchReadModel({
     return ready;
   };
 
-  const search = async (type: AggregateType, body: Record<string, unknown>, after: boolean) => {
+  const search = async (type: AggregateType, body: Record<string, unknown>): Promise<SearchResponse> => {
     await ensureIndexes();
-    try {
-      const { body: res } = await call('search', () =>
-        client.search<SearchResponse>({ index: alias(type), _source_includes: [...DOC_FIELDS], body }),
-      );
-      return res;
-    } catch (e) {
-      // A cursor that passed validation can still carry values of the wrong type for its field.
-      if (after && e instanceof ElasticsearchRefusedError && e.statusCode === 400) throw invalidCursor();
-      throw e;
-    }
+    const { body: res } = await call('search', () =>
+      client.search<SearchResponse>({ index: alias(type), _source_includes: [...DOC_FIELDS], body }),
+    );
+    return res;
   };
 
   const toPage = (res: SearchResponse, first: number, cursor: (hit: Hit) => string): Page => {
@@ -119,7 +113,7 @@ export function createElasticsearchReadModel({
       docs: hits.map((h) => fromSource(h._source)),
       cursors: hits.map(cursor),
       hasNextPage: res.hits.hits.length > first,
-      totalCount: res.hits.total.value,
+      totalCount: totalOf(res),
     };
   };
 
@@ -175,14 +169,19 @@ export function createElasticsearchReadModel({
         if (typeof a !== 'string') throw invalidCursor();
         body.search_after = [a];
       }
-      const res = await search(aggregateType, body, Boolean(after));
+      const res = await search(aggregateType, body);
       return toPage(res, first, (h) => encodeCursor({ a: h._id }));
     },
 
     async searchInstances(query) {
       const valid = validateQuery(query);
-      const res = await search('INSTANCE', instanceSearchBody(query, valid), Boolean(query.after));
-      return toPage(res, query.first, (h) => cursorOf(valid.orderBy, h.sort));
+      const res = await search('INSTANCE', instanceSearchBody(query, valid));
+      return toPage(res, query.first, (h) =>
+        encodeSearchCursor(
+          valid.orderBy,
+          positionOf(valid.orderBy, h._source.id as string, h._source.data as Record<string, unknown>),
+        ),
+      );
     },
 
     async reset() {

@@ -3,16 +3,20 @@ import type { InstanceQuery, OrderKey, Page, ProjectedDoc, ReadModel } from '../
 import {
   type Check,
   comparable,
+  comparePositions,
   compareScalars,
   compareStrings,
   decodeCursor,
+  decodeSearchCursor,
   encodeCursor,
+  encodeSearchCursor,
   invalidCursor,
   isPresent,
-  orderSignature,
+  type Position,
   propertiesOf,
   propertyOf,
   type Scalar,
+  sortKey,
   validateQuery,
   words,
 } from './query.js';
@@ -153,60 +157,16 @@ const matches = (entry: InstanceEntry, check: Check): boolean => {
   }
 };
 
-/** Sort key of one orderBy entry: type group (numbers, strings, booleans, missing) and value. */
-type SortKey = [0, number] | [1, string] | [2, boolean] | [3, null];
-const RANK = { number: 0, string: 1, boolean: 2 } as const;
-
-const sortKey = (properties: Record<string, unknown>, property: string): SortKey => {
-  const v = comparable(propertyOf(properties, property));
-  return v === undefined ? [3, null] : ([RANK[typeof v as 'number' | 'string' | 'boolean'], v] as SortKey);
-};
-
-interface Keyed {
-  keys: SortKey[];
-  id: string;
-}
-
-const compareKeyed = (orderBy: OrderKey[], a: Keyed, b: Keyed): number => {
-  for (let i = 0; i < orderBy.length; i++) {
-    const [ra, va] = a.keys[i]!;
-    const [rb, vb] = b.keys[i]!;
-    if (ra !== rb) return ra - rb;
-    if (va === null || vb === null) continue;
-    const d = compareScalars(va, vb);
-    if (d !== 0) return orderBy[i]!.direction === 'ASC' ? d : -d;
-  }
-  return compareStrings(a.id, b.id);
-};
-
-const isSortKey = (k: unknown): k is SortKey => {
-  if (!Array.isArray(k) || k.length !== 2) return false;
-  const [rank, value] = k as [unknown, unknown];
-  return (
-    (rank === 0 && typeof value === 'number') ||
-    (rank === 1 && typeof value === 'string') ||
-    (rank === 2 && typeof value === 'boolean') ||
-    (rank === 3 && value === null)
-  );
-};
-
-const searchPosition = (after: string, orderBy: OrderKey[]): Keyed => {
-  const { s, k, id } = decodeCursor(after);
-  if (s !== orderSignature(orderBy) || typeof id !== 'string') throw invalidCursor();
-  if (!Array.isArray(k) || k.length !== orderBy.length || !k.every(isSortKey)) throw invalidCursor();
-  return { keys: k, id };
-};
-
 function searchInstances(
   query: InstanceQuery,
   liveInstances: Map<string, Map<string, InstanceEntry>>,
   liveByClass: Map<string, Map<string, InstanceEntry>>,
 ): Page {
   const { checks, orderBy, searchWords } = validateQuery(query);
-  const position = query.after ? searchPosition(query.after, orderBy) : null;
+  const position = query.after ? decodeSearchCursor(query.after, orderBy) : null;
   const source =
     query.classId != null ? liveByClass.get(`${query.database}/${query.classId}`) : liveInstances.get(query.database);
-  const hits: (Keyed & { entry: InstanceEntry })[] = [];
+  const hits: (Position & { entry: InstanceEntry })[] = [];
   let totalCount = 0;
   for (const entry of source?.values() ?? []) {
     if (!checks.every((c) => matches(entry, c))) continue;
@@ -216,13 +176,13 @@ function searchInstances(
     }
     totalCount++;
     const keyed = { entry, id: entry.doc.id, keys: orderBy.map((o) => sortKey(entry.properties, o.property)) };
-    if (position === null || compareKeyed(orderBy, keyed, position) > 0) hits.push(keyed);
+    if (position === null || comparePositions(orderBy, keyed, position) > 0) hits.push(keyed);
   }
-  hits.sort((a, b) => compareKeyed(orderBy, a, b));
+  hits.sort((a, b) => comparePositions(orderBy, a, b));
   const page = hits.slice(0, query.first);
   return {
     docs: page.map((h) => structuredClone(h.entry.doc)),
-    cursors: page.map((h) => encodeCursor({ s: orderSignature(orderBy), k: h.keys, id: h.id })),
+    cursors: page.map((h) => encodeSearchCursor(orderBy, h)),
     hasNextPage: hits.length > query.first,
     totalCount,
   };

@@ -170,3 +170,59 @@ export const decodeCursor = (after: string): Record<string, unknown> => {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidCursor('malformed cursor');
   return value as Record<string, unknown>;
 };
+
+/**
+ * Position of an instance in an ordering: per orderBy entry its type group (0 numbers, 1 strings,
+ * 2 booleans, 3 missing — the same groups in both directions) and value, then the id. Cursors carry
+ * it, so they are the same in every adapter (keyset paging, no engine sort values).
+ */
+export type SortKey = [0, number] | [1, string] | [2, boolean] | [3, null];
+export interface Position {
+  keys: SortKey[];
+  id: string;
+}
+const RANK = { number: 0, string: 1, boolean: 2 } as const;
+
+export const sortKey = (properties: Record<string, unknown>, property: string): SortKey => {
+  const v = comparable(propertyOf(properties, property));
+  return v === undefined ? [3, null] : ([RANK[typeof v as 'number' | 'string' | 'boolean'], v] as SortKey);
+};
+
+export const positionOf = (orderBy: OrderKey[], id: string, data: Record<string, unknown>): Position => {
+  const properties = propertiesOf(data);
+  return { keys: orderBy.map((o) => sortKey(properties, o.property)), id };
+};
+
+export const comparePositions = (orderBy: OrderKey[], a: Position, b: Position): number => {
+  for (let i = 0; i < orderBy.length; i++) {
+    const [ra, va] = a.keys[i]!;
+    const [rb, vb] = b.keys[i]!;
+    if (ra !== rb) return ra - rb;
+    if (va === null || vb === null) continue;
+    const d = compareScalars(va, vb);
+    if (d !== 0) return orderBy[i]!.direction === 'ASC' ? d : -d;
+  }
+  return compareStrings(a.id, b.id);
+};
+
+const isSortKey = (k: unknown): k is SortKey => {
+  if (!Array.isArray(k) || k.length !== 2) return false;
+  const [rank, value] = k as [unknown, unknown];
+  return (
+    (rank === 0 && typeof value === 'number' && Number.isFinite(value)) ||
+    (rank === 1 && typeof value === 'string') ||
+    (rank === 2 && typeof value === 'boolean') ||
+    (rank === 3 && value === null)
+  );
+};
+
+export const encodeSearchCursor = (orderBy: OrderKey[], p: Position): string =>
+  encodeCursor({ s: orderSignature(orderBy), k: p.keys, id: p.id });
+
+/** The position an `after` cursor names; refuses a cursor of another ordering. */
+export const decodeSearchCursor = (after: string, orderBy: OrderKey[]): Position => {
+  const { s, k, id } = decodeCursor(after);
+  if (s !== orderSignature(orderBy) || typeof id !== 'string') throw invalidCursor();
+  if (!Array.isArray(k) || k.length !== orderBy.length || !k.every(isSortKey)) throw invalidCursor();
+  return { keys: k, id };
+};

@@ -38,6 +38,8 @@ export interface Journal<R> {
   write(records: R[]): Promise<void>;
   /** Resolves once everything queued so far is durable (at once when nothing is queued). */
   barrier(): Promise<void>;
+  /** Throws the journal's failure (or that it is closed): call before changing memory for a write. */
+  assertWritable(): void;
   /** Rewrites the file from a snapshot now (after the queued writes). */
   compact(): Promise<void>;
   /** Flushes what is queued and closes the file; later calls reject. */
@@ -176,9 +178,12 @@ export async function openJournal<R>(options: JournalOptions<R>): Promise<Journa
     });
   };
 
+  const unusable = (): UnavailableError | null =>
+    failure ?? (closed ? new UnavailableError(dependency, new Error(`journal ${file} is closed`)) : null);
+
   const enqueue = (lines: string[], into: 'write' | 'compact'): Promise<void> => {
-    if (failure) return Promise.reject(failure);
-    if (closed) return Promise.reject(new UnavailableError(dependency, new Error(`journal ${file} is closed`)));
+    const error = unusable();
+    if (error) return Promise.reject(error);
     return new Promise<void>((resolve, reject) => {
       for (const line of lines) pending.push(line);
       (into === 'write' ? waiters : compactionWaiters).push({ resolve, reject });
@@ -192,8 +197,13 @@ export async function openJournal<R>(options: JournalOptions<R>): Promise<Journa
         records.map((r) => `${JSON.stringify(r)}\n`),
         'write',
       ),
+    assertWritable: () => {
+      const error = unusable();
+      if (error) throw error;
+    },
     barrier: () => {
-      if (failure) return Promise.reject(failure);
+      const error = unusable();
+      if (error) return Promise.reject(error);
       if (!running && pending.length === 0) return Promise.resolve();
       return enqueue([], 'write');
     },

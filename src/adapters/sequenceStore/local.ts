@@ -50,7 +50,8 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
     snapshot: () => entries.values(),
   });
 
-  const commit = (entry: LedgerEntry): Promise<void> => {
+  const commit = async (entry: LedgerEntry): Promise<void> => {
+    journal.assertWritable();
     put(entry);
     return journal.write([entry]);
   };
@@ -73,6 +74,7 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
   return {
     async reserve(request) {
       checkReservation(request);
+      journal.assertWritable();
       const result = decide(request);
       if (!result.ok) {
         await journal.barrier();

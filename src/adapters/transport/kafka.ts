@@ -214,7 +214,7 @@ export function createKafkaTransport({
         partitionsConsumedConcurrently,
       },
       joinTimeoutMs,
-      waitForFirstFetch: true,
+      waitForFirstFetch: false,
     });
 
     let stopping: Promise<void> | undefined;

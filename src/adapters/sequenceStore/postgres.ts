@@ -1,0 +1,125 @@
+import type { Pool } from 'pg';
+import type { LedgerEntry, ReservationResult, SequenceStore } from '../../ports/sequenceStore.js';
+import { runQuery, toNumber, withSchema } from '../postgres/sql.js';
+import { checkReservation } from './validate.js';
+
+export interface PostgresSequenceStoreOptions {
+  /** Owned by the caller (the composition root builds and ends it). */
+  pool: Pool;
+  /** Schema migrated by `migrate(pool, { schema })`. */
+  schema: string;
+}
+
+interface ReserveRow {
+  outcome: 'ok' | 'conflict' | 'not_live' | 'has_live_children';
+  failed_key: string | null;
+  child_count: string | null;
+  seq: string | null;
+  live: boolean | null;
+  parent: string | null;
+  confirmed_seq: string | null;
+  reserved_at_ms: string | null;
+}
+
+interface EntryRow {
+  key: string;
+  seq: string;
+  live: boolean;
+  parent: string | null;
+  confirmed_seq: string;
+  reserved_at_ms: string;
+}
+
+const ENTRY_COLUMNS = `key, seq, live, parent, confirmed_seq, floor(extract(epoch FROM reserved_at) * 1000)::bigint AS reserved_at_ms`;
+
+const toEntry = (row: EntryRow): LedgerEntry => ({
+  key: row.key,
+  seq: toNumber(row.seq),
+  live: row.live,
+  parent: row.parent,
+  confirmedSeq: toNumber(row.confirmed_seq),
+  reservedAt: toNumber(row.reserved_at_ms),
+});
+
+/**
+ * The ledger in PostgreSQL (table `ledger`). `reserve` is one call of the `ledger_reserve` function
+ * (migration 001): one round trip that locks the rows its guards read and decides atomically.
+ */
+export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceStoreOptions): SequenceStore {
+  const sql = {
+    reserve: withSchema(`SELECT * FROM {schema}.ledger_reserve($1, $2, $3, $4, $5, $6::text[], $7)`, schema),
+    confirm: withSchema(`UPDATE {schema}.ledger SET confirmed_seq = $2 WHERE key = $1 AND confirmed_seq < $2`, schema),
+    rollback: withSchema(
+      `UPDATE {schema}.ledger SET seq = $3, live = $4, confirmed_seq = LEAST(confirmed_seq, $3)
+        WHERE key = $1 AND seq = $2`,
+      schema,
+    ),
+    get: withSchema(`SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE key = $1`, schema),
+    liveChildren: withSchema(
+      `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE parent = $1 AND live ORDER BY key LIMIT $2`,
+      schema,
+    ),
+  };
+
+  return {
+    async reserve(request): Promise<ReservationResult> {
+      checkReservation(request);
+      const { rows } = await runQuery<ReserveRow>(pool, sql.reserve, [
+        request.key,
+        request.expectedSeq,
+        request.nextSeq,
+        request.liveAfter,
+        request.parent,
+        request.requireLive,
+        request.forbidLiveChildren,
+      ]);
+      const row = rows[0];
+      switch (row?.outcome) {
+        case 'ok':
+          return { ok: true };
+        case 'conflict':
+          return {
+            ok: false,
+            reason: 'conflict',
+            entry: {
+              key: request.key,
+              seq: toNumber(row.seq),
+              live: row.live ?? false,
+              parent: row.parent,
+              confirmedSeq: toNumber(row.confirmed_seq),
+              reservedAt: toNumber(row.reserved_at_ms),
+            },
+          };
+        case 'not_live':
+          return { ok: false, reason: 'not_live', key: row.failed_key ?? '' };
+        case 'has_live_children':
+          return { ok: false, reason: 'has_live_children', count: toNumber(row.child_count) };
+        default:
+          throw new Error(`ledger_reserve answered ${JSON.stringify(row)}`);
+      }
+    },
+
+    async confirm(key, seq) {
+      await runQuery(pool, sql.confirm, [key, seq]);
+    },
+
+    async rollback(key, fromSeq, to) {
+      const { rowCount } = await runQuery(pool, sql.rollback, [key, fromSeq, to.seq, to.live]);
+      return rowCount > 0;
+    },
+
+    async get(key) {
+      const { rows } = await runQuery<EntryRow>(pool, sql.get, [key]);
+      return rows[0] ? toEntry(rows[0]) : null;
+    },
+
+    async liveChildren(parent, limit) {
+      const { rows } = await runQuery<EntryRow>(pool, sql.liveChildren, [parent, Math.max(0, limit)]);
+      return rows.map(toEntry);
+    },
+
+    async ping() {
+      await runQuery(pool, 'SELECT 1');
+    },
+  };
+}
