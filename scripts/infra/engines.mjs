@@ -606,7 +606,7 @@ function pgRunAs(cfg, log) {
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`useradd ${cfg.pg.osUser} failed: ${r.stderr || r.error}`);
-    log(`[pg] created system user '${cfg.pg.osUser}' (postgres cannot run as root)`);
+    log(`created system user '${cfg.pg.osUser}' (postgres cannot run as root)`);
     ids = idOf(cfg.pg.osUser);
   }
   return ids;
@@ -624,11 +624,11 @@ function ensureTraversable(dir, ids, log) {
     if (canSearch(d)) continue;
     const setfacl = which('setfacl');
     if (setfacl && spawnSync(setfacl, ['-m', `u:${ids.uid}:x`, d]).status === 0 && canSearch(d)) {
-      log(`[pg] granted search ACL on ${d} to uid ${ids.uid} so postgres can reach its data dir`);
+      log(`granted search ACL on ${d} to uid ${ids.uid} so postgres can reach its data dir`);
       continue;
     }
     fs.chmodSync(d, fs.statSync(d).mode | 0o001);
-    log(`[pg] chmod o+x ${d} (search only, no read) so the unprivileged postgres user can reach its data dir`);
+    log(`chmod o+x ${d} (search only, no read) so the unprivileged postgres user can reach its data dir`);
   }
 }
 

@@ -4,7 +4,7 @@ import type { Command } from '../core/domain/commands.js';
 import { type AggregateState, MUTATION_OF, decide, dependenciesOf, normalizeCommand, targetOf } from '../core/domain/index.js';
 import type { InstanceState, OntologyClassState } from '../core/domain/types.js';
 import { type Commit, type Envelope, ENVELOPE_VERSION, newEventId } from '../core/envelope.js';
-import { BadUserInputError, ConflictError, NotFoundError, isEventAlreadyExists } from '../core/errors.js';
+import { BadUserInputError, ConflictError, NotFoundError, isEventAlreadyExists, isUnavailable } from '../core/errors.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
 import type { SequenceStore } from '../ports/sequenceStore.js';
@@ -122,14 +122,16 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 
     const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, now().toISOString());
     try {
-      await withDeadline('eventStore', timeout, () => eventStore.append(commit));
+      await appendWithRetry(commit);
     } catch (e) {
       if (isEventAlreadyExists(e)) {
         const fresher = await repository.load(target);
         throw new ConflictError(target.aggregateId, expected ?? 0, fresher.seq);
       }
-      // Nothing acknowledged: hand the number back so the aggregate is not stuck behind it.
-      await sequenceStore.rollback(key, nextSeq, { seq: decision.expectedSeq, live: state.exists }).catch(() => undefined);
+      // The outcome is unknown (the commit may have landed without its outbox marker). Keep
+      // re-sending the same bytes in the background until the store answers either way; the
+      // reservation stays until then and is given back by the abandoned-reservation repair.
+      settleInBackground(commit);
       throw e;
     }
     sequenceStore.confirm(key, nextSeq).catch(() => undefined);
@@ -138,6 +140,36 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     repository.remember(after);
     const last = commit.envelopes[commit.envelopes.length - 1]!;
     return { aggregateId: target.aggregateId, state: after, seq: after.seq, eventId: last.eventId };
+  }
+
+  /** Re-sending identical bytes is safe: the store accepts an identical commit at its own position. */
+  async function appendWithRetry(commit: Commit): Promise<void> {
+    const deadline = Date.now() + timeout;
+    for (let delay = 50; ; delay *= 2) {
+      try {
+        await withDeadline('eventStore', Math.max(100, deadline - Date.now()), () => eventStore.append(commit));
+        return;
+      } catch (e) {
+        if (!isUnavailable(e) || Date.now() + delay >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  function settleInBackground(commit: Commit): void {
+    const giveUpAt = Date.now() + abandonedMs / 2;
+    const retry = async (delay: number): Promise<void> => {
+      try {
+        await eventStore.append(commit);
+        deps.onAppended?.(commit);
+      } catch (e) {
+        if (isUnavailable(e) && Date.now() + delay < giveUpAt) {
+          await new Promise((r) => setTimeout(r, delay));
+          return retry(Math.min(delay * 2, 2_000));
+        }
+      }
+    };
+    void retry(200);
   }
 
   async function run(command: Command, meta: CommandMeta): Promise<CommandResult> {

@@ -38,24 +38,40 @@ export interface ProcessedEventRegistry {
    * whose lease was lost (taken over, done, failed, parked, purged: stop working on them). A lease
    * that expired but was not taken over yet is still held: its fence is still current.
    */
-  heartbeat(handler: string, owner: string, leaseMs: number, claims: { eventId: string; fence: number }[]): Promise<string[]>;
+  heartbeat(
+    handler: string,
+    owner: string,
+    leaseMs: number,
+    claims: { eventId: string; fence: number }[],
+  ): Promise<string[]>;
   /**
    * Marks claimed events done and advances each aggregate's applied seq monotonically
    * (max(current, seq)). Claims whose fence is stale are refused and returned; the other claims of
    * the batch still apply. Repeating a markDone with the fence that made the event done is accepted.
    */
-  markDone(handler: string, claims: { eventId: string; fence: number; aggregateKey: string; seq: number }[]): Promise<string[]>;
+  markDone(
+    handler: string,
+    claims: { eventId: string; fence: number; aggregateKey: string; seq: number }[],
+  ): Promise<string[]>;
   /**
    * Records a failure under the current fence: attempts + 1, the error kept, the lease released so
    * the event can be claimed again at once ('retry'); once attempts ≥ maxAttempts the event is
    * parked (dead letter) with its error ('parked'). A stale fence changes nothing and answers
    * 'parked' if the event is parked, else 'retry'.
    */
-  markFailed(handler: string, claim: { eventId: string; fence: number }, error: string, maxAttempts: number): Promise<'retry' | 'parked'>;
+  markFailed(
+    handler: string,
+    claim: { eventId: string; fence: number },
+    error: string,
+    maxAttempts: number,
+  ): Promise<'retry' | 'parked'>;
   /** Applied seq per aggregate; keys never applied are absent from the map (read them as 0). */
   lastAppliedSeq(handler: string, aggregateKeys: string[]): Promise<Map<string, number>>;
   /** Parked events, oldest parked first, at most `limit`. */
-  parked(handler: string, limit: number): Promise<{ eventId: string; aggregateKey: string; seq: number; error: string }[]>;
+  parked(
+    handler: string,
+    limit: number,
+  ): Promise<{ eventId: string; aggregateKey: string; seq: number; error: string }[]>;
   /** Drops a parked event's record (attempts included) so it can be replayed. No-op unless parked. */
   unpark(handler: string, eventId: string): Promise<void>;
   /**

@@ -48,6 +48,9 @@ export interface SequenceStore {
    * exactly one succeeds. Guards are serialized against concurrent reserves of the keys they read:
    * a reserve requiring a live parent and a reserve forbidding that parent's live children never
    * both succeed (no live child under a dead parent). Resolves once the reservation is durable.
+   * Rejects with UnavailableError when the store cannot be reached or is too slow; the reservation
+   * may or may not have been made then (read it back with `get`; a burned one is undone with
+   * `rollback`). A malformed request (nextSeq ≤ expectedSeq, a key its own parent) throws RangeError.
    */
   reserve(request: ReservationRequest): Promise<ReservationResult>;
   /**

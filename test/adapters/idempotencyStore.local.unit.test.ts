@@ -49,7 +49,10 @@ describe('local IdempotencyStore durability', () => {
     await closeAll();
 
     const second = await openStore();
-    expect(await second.begin('s', 'done', 'h1', 60_000)).toEqual({ state: 'completed', response: { seq: 1, id: 'x' } });
+    expect(await second.begin('s', 'done', 'h1', 60_000)).toEqual({
+      state: 'completed',
+      response: { seq: 1, id: 'x' },
+    });
     expect(await second.begin('s', 'done', 'h2', 60_000)).toEqual({ state: 'mismatch' });
     expect(await second.begin('s', 'running', 'h1', 60_000)).toEqual({ state: 'in_progress' });
     expect(await second.begin('s', 'released', 'h2', 60_000)).toEqual({ state: 'started' });

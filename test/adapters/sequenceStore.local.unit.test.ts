@@ -18,7 +18,11 @@ describeSequenceStoreContract('local', async () => {
   };
 });
 
-const request = (key: string, expectedSeq: number, overrides: Partial<ReservationRequest> = {}): ReservationRequest => ({
+const request = (
+  key: string,
+  expectedSeq: number,
+  overrides: Partial<ReservationRequest> = {},
+): ReservationRequest => ({
   key,
   expectedSeq,
   nextSeq: expectedSeq + 1,

@@ -22,7 +22,7 @@ const newTransport = (options: { idempotent?: boolean; partitions?: number } = {
     kafka,
     topic,
     partitions: options.partitions ?? 4,
-    idempotent: options.idempotent ?? true,
+    idempotent: options.idempotent ?? false,
     consumer: { heartbeatIntervalMs: 500, sessionTimeoutMs: 10_000, retry: { initialMs: 50, maxMs: 500 } },
   });
 };

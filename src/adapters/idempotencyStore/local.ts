@@ -35,7 +35,9 @@ const idOf = (scope: string, key: string): string => `${scope}\u0000${key}`;
  * The embedded idempotency store: keys in memory, every change in a durable journal (the same
  * journal as the embedded ledger). Decisions are synchronous, so `begin` is atomic in-process.
  */
-export async function createLocalIdempotencyStore(options: LocalIdempotencyStoreOptions): Promise<LocalIdempotencyStore> {
+export async function createLocalIdempotencyStore(
+  options: LocalIdempotencyStoreOptions,
+): Promise<LocalIdempotencyStore> {
   const rows = new Map<string, KeyRow>();
 
   const apply = (record: KeyRecord): void => {

@@ -43,7 +43,10 @@ export function createPostgresIdempotencyStore({ pool, schema }: PostgresIdempot
         WHERE scope = $1 AND key = $2 AND state = 'started'`,
       schema,
     ),
-    release: withSchema(`DELETE FROM {schema}.idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'started'`, schema),
+    release: withSchema(
+      `DELETE FROM {schema}.idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'started'`,
+      schema,
+    ),
     purge: withSchema(
       `DELETE FROM {schema}.idempotency_keys WHERE updated_at < now() - $1 * interval '1 millisecond'`,
       schema,

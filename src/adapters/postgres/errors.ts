@@ -22,7 +22,18 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** SQLSTATEs of an unavailable server: admin shutdown, crash, starting up, too many connections, out of resources, statement timeout. */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53000', '53100', '53200', '53300', '58000', '58030']);
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '57014',
+  '53000',
+  '53100',
+  '53200',
+  '53300',
+  '58000',
+  '58030',
+]);
 
 /** pg's own messages for connection loss and timeouts (they carry no code). */
 const UNAVAILABLE_MESSAGES = [

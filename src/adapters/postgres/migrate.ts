@@ -68,7 +68,10 @@ export async function migrate(pool: Pool, options: MigrateOptions): Promise<Migr
         if (rowCount) return false; // applied meanwhile by a concurrent migrate
         await client.query(withSchema(file.sql, options.schema));
         await client.query(
-          withSchema('INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', options.schema),
+          withSchema(
+            'INSERT INTO {schema}.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+            options.schema,
+          ),
           [file.version, file.name, file.checksum],
         );
         return true;

@@ -49,10 +49,12 @@ interface BulkResponse {
 
 /**
  * Read model on Elasticsearch 7.10 (OSS). Writes use external versioning (`version: seq`), so a
- * stale or duplicate write is a per-item 409 and is ignored; `refresh: true` on every bulk makes the
- * batch visible to searches when `apply` resolves (measured: a forced refresh costs a few ms, while
- * `wait_for` waits for the next periodic refresh, ~0.5 s on average). See elasticsearchIndexes.ts
- * for the layout. Connection failures, timeouts, 429 and 5xx become UnavailableError('elasticsearch').
+ * stale or duplicate write is a per-item 409 and is ignored. Every bulk carries `refresh: true`, so
+ * a batch is searchable when `apply` resolves. Measured on the dev engine (median, serial batches):
+ * 1 doc 31 ms (15 ms without refresh), 500 docs 121 ms (106 ms). `wait_for` waits for the next
+ * periodic refresh instead: ~1,010 ms for either size. See elasticsearchIndexes.ts for the layout
+ * and elasticsearchQuery.ts for queries and paging. Connection failures, timeouts, 429 and 5xx
+ * become UnavailableError('elasticsearch'); other refusals, ElasticsearchRefusedError.
  */
 export function createElasticsearchReadModel({
   client,

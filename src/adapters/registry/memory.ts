@@ -35,7 +35,13 @@ export function createMemoryRegistry(): ProcessedEventRegistry {
     return state;
   };
 
-  const claimOne = (state: HandlerState, owner: string, leaseMs: number, request: ClaimRequest, now: number): ClaimOutcome => {
+  const claimOne = (
+    state: HandlerState,
+    owner: string,
+    leaseMs: number,
+    request: ClaimRequest,
+    now: number,
+  ): ClaimOutcome => {
     const { eventId } = request;
     const record = state.events.get(eventId);
     if (record?.status === 'done') return { eventId, outcome: 'done' };

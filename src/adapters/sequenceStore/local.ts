@@ -139,5 +139,12 @@ function parseEntry(record: unknown): LedgerEntry {
   ) {
     throw new Error(`malformed ledger record: ${JSON.stringify(record)}`);
   }
-  return { key: r.key, seq: r.seq, live: r.live, parent: r.parent, confirmedSeq: r.confirmedSeq, reservedAt: r.reservedAt };
+  return {
+    key: r.key,
+    seq: r.seq,
+    live: r.live,
+    parent: r.parent,
+    confirmedSeq: r.confirmedSeq,
+    reservedAt: r.reservedAt,
+  };
 }

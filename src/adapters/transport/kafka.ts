@@ -33,8 +33,10 @@ export interface KafkaTransportOptions {
   /** Extra topic configs at creation, e.g. { 'retention.ms': '-1' }. @default {} */
   topicConfig?: Record<string, string>;
   /**
-   * Idempotent producer (no duplicates or reordering from the producer's own retries; requires one
-   * request in flight per broker). @default true
+   * Idempotent producer: the broker drops duplicates caused by the producer's own retries. Off by
+   * default: kafkajs then retries a send forever (retries = MAX_SAFE_INTEGER), so `publish` would hang
+   * through an outage instead of failing with UnavailableError. Order per key holds either way (one
+   * request in flight per broker); duplicates are within the at-least-once contract. @default false
    */
   idempotent?: boolean;
   /** Upper bound of one produce request; a bigger publish is split, in order. @default 900_000 */
@@ -84,7 +86,7 @@ export function createKafkaTransport({
   partitions = 12,
   replicationFactor = -1,
   topicConfig = {},
-  idempotent = true,
+  idempotent = false,
   maxSendBytes = 900_000,
   compression = CompressionTypes.None,
   consumer: consumerOptions = {},
@@ -121,7 +123,8 @@ export function createKafkaTransport({
     await admin.get();
     const client = kafka.producer({
       idempotent,
-      ...(idempotent ? { maxInFlightRequests: 1 } : {}),
+      // One request in flight: a retried request cannot be overtaken by the next one (order per key).
+      maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
@@ -214,7 +217,7 @@ export function createKafkaTransport({
         partitionsConsumedConcurrently,
       },
       joinTimeoutMs,
-      waitForFirstFetch: false,
+      waitForFirstFetch: true,
     });
 
     let stopping: Promise<void> | undefined;
