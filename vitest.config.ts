@@ -6,8 +6,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    // The JSON report lets .ci/run print one plain "N passed, N failed" line.
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // JSON reports (one per `npm run test:<kind>`) let .ci/run print one plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     projects: [
       { test: { name: 'unit', include: ['test/**/*.unit.test.ts'], testTimeout: 20_000 } },
       {
@@ -27,6 +28,18 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 180_000,
           // Each e2e file starts whole Cairn processes: one file at a time on a 2-core machine.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
+        test: {
+          name: 'fault',
+          include: ['test/**/*.fault.test.ts'],
+          globalSetup: ['test/setup/engines.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          // Fault tests stop and restart shared engines: strictly one file at a time, after the others.
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
         },

@@ -16,11 +16,12 @@ export async function createEmbeddedAdapters(config: Config): Promise<Adapters> 
   const sequenceStore = await createLocalSequenceStore({ file: join(dir, 'ledger.jsonl') });
   const idempotencyStore = await createLocalIdempotencyStore({ file: join(dir, 'idempotency.jsonl') });
   const readModel = createMemoryReadModel();
+  const transport = createInProcessTransport({});
   return {
     eventStore,
     sequenceStore,
     idempotencyStore,
-    transport: createInProcessTransport({}),
+    transport,
     readModel,
     registry: createMemoryRegistry(),
     changeFeed: createInProcessChangeFeed(),
@@ -32,6 +33,7 @@ export async function createEmbeddedAdapters(config: Config): Promise<Adapters> 
     rebuildAtStart: true,
     singleWriter: true,
     async close() {
+      await transport.close();
       await Promise.all([sequenceStore.close(), idempotencyStore.close()]);
     },
   };

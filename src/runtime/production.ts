@@ -80,6 +80,7 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     rebuildAtStart: false,
     singleWriter: false,
     async close() {
+      await Promise.allSettled([transport.close(), changeFeed.close()]);
       await Promise.allSettled([pool.end(), elasticsearch.close()]);
       s3.destroy();
     },
