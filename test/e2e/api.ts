@@ -1,5 +1,5 @@
 import { randomId } from '../support/ids.js';
-import { type GqlResponse, type Variables, expectData, gql } from './client.js';
+import { expectData, type GqlResponse, gql, type Variables } from './client.js';
 import type {
   AggregateType,
   Connection,
@@ -20,7 +20,8 @@ import type {
 /** The contract's operations, written as a web app would (variables typed with the contract's type names). */
 
 export const DATABASE_FIELDS = 'name label description seq createdAt updatedAt';
-export const CLASS_FIELDS = 'database id label description properties { name type required target } seq createdAt updatedAt';
+export const CLASS_FIELDS =
+  'database id label description properties { name type required target } seq createdAt updatedAt';
 export const INSTANCE_FIELDS = 'database id classId properties seq createdAt updatedAt';
 export const EVENT_FIELDS =
   'eventId kind type aggregateType aggregateId seq schemaVersion occurredAt actor correlationId causationId idempotencyKey payload';
@@ -114,7 +115,11 @@ export class Api {
     return this.request<{ ontologyClass: OntologyClass | null }>(OPS.ontologyClass, { database, id, minSeq });
   }
   ontologyClasses(database: string, first?: number, after?: string | null) {
-    return this.request<{ ontologyClasses: Connection<OntologyClass> }>(OPS.ontologyClasses, { database, first, after });
+    return this.request<{ ontologyClasses: Connection<OntologyClass> }>(OPS.ontologyClasses, {
+      database,
+      first,
+      after,
+    });
   }
   instance(database: string, id: string, minSeq?: number) {
     return this.request<{ instance: Instance | null }>(OPS.instance, { database, id, minSeq });
@@ -136,12 +141,17 @@ export class Api {
     return expectData(await this.createOntologyClass({ database, id, properties, ...extra })).createOntologyClass;
   }
   async newInstance(database: string, classId: string, properties: JsonObject, id?: string) {
-    return expectData(await this.createInstance({ database, classId, properties, ...(id ? { id } : {}) })).createInstance;
+    return expectData(await this.createInstance({ database, classId, properties, ...(id ? { id } : {}) }))
+      .createInstance;
   }
   async update(database: string, id: string, expectedSeq: number, change: { set?: JsonObject; unset?: string[] }) {
     return expectData(await this.updateInstance({ database, id, expectedSeq, ...change })).updateInstance;
   }
-  async eventsOf(aggregateType: AggregateType, aggregateId: string, options: { fromSeq?: number; first?: number } = {}) {
+  async eventsOf(
+    aggregateType: AggregateType,
+    aggregateId: string,
+    options: { fromSeq?: number; first?: number } = {},
+  ) {
     return expectData(await this.events(aggregateType, aggregateId, options)).events;
   }
   async list(args: InstancesArgs): Promise<Connection<Instance>> {

@@ -3,7 +3,7 @@ import { randomId } from '../support/ids.js';
 import { ISO_DATE_TIME } from './api.js';
 import { errorCodes, expectData, expectError } from './client.js';
 import { profiles, useCluster } from './suite.js';
-import type { PropertyInput } from './types.js';
+import type { Connection, OntologyClass, PropertyInput } from './types.js';
 
 const ALL_TYPES: PropertyInput[] = [
   { name: 'title', type: 'STRING', required: true },
@@ -31,7 +31,13 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
     ).createOntologyClass;
     expect(res.seq).toBe(1);
     expect(res.eventId).toMatch(/\S/);
-    expect(res.ontologyClass).toMatchObject({ database: database.name, id: 'node', label: 'Node', description: 'A node', seq: 1 });
+    expect(res.ontologyClass).toMatchObject({
+      database: database.name,
+      id: 'node',
+      label: 'Node',
+      description: 'A node',
+      seq: 1,
+    });
     expect(res.ontologyClass.createdAt).toMatch(ISO_DATE_TIME);
     expect(res.ontologyClass.properties).toEqual([
       { name: 'title', type: 'STRING', required: true, target: null },
@@ -65,7 +71,9 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const conn = expectData(await api().ontologyClasses(database.name, 2, after)).ontologyClasses;
+      const conn: Connection<OntologyClass> = expectData(
+        await api().ontologyClasses(database.name, 2, after),
+      ).ontologyClasses;
       expect(conn.totalCount).toBe(5);
       expect(conn.edges.length).toBeLessThanOrEqual(2);
       seen.push(...conn.edges.map((e) => e.node.id));
@@ -85,7 +93,10 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
   it('creating an existing class is CONFLICT with expectedSeq 0', async () => {
     const { database } = await api().newDatabase();
     await api().newClass(database.name, 'dup', []);
-    const err = expectError(await api().createOntologyClass({ database: database.name, id: 'dup', properties: [] }), 'CONFLICT');
+    const err = expectError(
+      await api().createOntologyClass({ database: database.name, id: 'dup', properties: [] }),
+      'CONFLICT',
+    );
     expect(err.extensions).toMatchObject({ aggregateId: `${database.name}/dup`, expectedSeq: 0, actualSeq: 1 });
   });
 
@@ -116,7 +127,9 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
 
   it('a class may reference itself', async () => {
     const { database } = await api().newDatabase();
-    const cls = await api().newClass(database.name, 'person', [{ name: 'friend', type: 'REFERENCE', target: 'person' }]);
+    const cls = await api().newClass(database.name, 'person', [
+      { name: 'friend', type: 'REFERENCE', target: 'person' },
+    ]);
     expect(cls.ontologyClass.properties[0]).toMatchObject({ type: 'REFERENCE', target: 'person' });
   });
 
@@ -211,8 +224,9 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
     expect(err.extensions).toMatchObject({ reason: expect.any(String) });
 
     expectData(await api().deleteInstance({ database: database.name, id: 'i1', expectedSeq: inst.seq }));
-    const del = expectData(await api().deleteOntologyClass({ database: database.name, id: 'doc', expectedSeq: 1 }))
-      .deleteOntologyClass;
+    const del = expectData(
+      await api().deleteOntologyClass({ database: database.name, id: 'doc', expectedSeq: 1 }),
+    ).deleteOntologyClass;
     expect(del).toMatchObject({ id: 'doc', seq: 2 });
     expect(del.eventId).toMatch(/\S/);
     expect(expectData(await api().ontologyClass(database.name, 'doc', 2)).ontologyClass).toBeNull();
@@ -302,7 +316,11 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
       );
       // Malformed (invalid property name): BAD_USER_INPUT first.
       expectError(
-        await api().createOntologyClass({ database: database.name, id: 'doc', properties: [{ name: '!', type: 'STRING' }] }),
+        await api().createOntologyClass({
+          database: database.name,
+          id: 'doc',
+          properties: [{ name: '!', type: 'STRING' }],
+        }),
         'BAD_USER_INPUT',
       );
     });

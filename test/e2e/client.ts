@@ -1,4 +1,4 @@
-import { type Client, type FormattedExecutionResult, createClient } from 'graphql-ws';
+import { type Client, createClient, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /**
@@ -101,7 +101,7 @@ export interface LiveSubscription<T> {
   /** The data of the next event; throws on a GraphQL error, completion, socket error or timeout. */
   next(timeoutMs?: number): Promise<T>;
   /** The next raw result (data and/or errors); throws on completion, socket error or timeout. */
-  nextResult(timeoutMs?: number): Promise<FormattedExecutionResult<T>>;
+  nextResult(timeoutMs?: number): Promise<FormattedExecutionResult<T, unknown>>;
   /** Collects events until `done(event)` holds for one (included), or throws after `timeoutMs`. */
   until(done: (event: T) => boolean, timeoutMs?: number): Promise<T[]>;
   /** Events received but not yet taken by `next`/`until`. */
@@ -110,7 +110,7 @@ export interface LiveSubscription<T> {
 }
 
 type Item<T> =
-  | { kind: 'next'; result: FormattedExecutionResult<T> }
+  | { kind: 'next'; result: FormattedExecutionResult<T, unknown> }
   | { kind: 'error'; error: unknown }
   | { kind: 'complete' };
 
@@ -185,7 +185,7 @@ export async function subscribe<T>(wsUrl: string, query: string, variables?: Var
     return items.shift()!;
   }
 
-  async function nextResult(timeoutMs = EVENT_TIMEOUT_MS): Promise<FormattedExecutionResult<T>> {
+  async function nextResult(timeoutMs = EVENT_TIMEOUT_MS): Promise<FormattedExecutionResult<T, unknown>> {
     const item = await take(timeoutMs);
     if (item.kind === 'complete') throw new Error('subscription completed');
     if (item.kind === 'error') throw new Error(`subscription error: ${show(item.error)}`);

@@ -18,7 +18,9 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
     const id = randomId('i');
     await api().newInstance(db, 'k', { v: -1 }, id);
     const results = await Promise.all(
-      Array.from({ length: N }, (_, i) => api(i % 2).updateInstance({ database: db, id, expectedSeq: 1, set: { v: i } })),
+      Array.from({ length: N }, (_, i) =>
+        api(i % 2).updateInstance({ database: db, id, expectedSeq: 1, set: { v: i } }),
+      ),
     );
     const winners = results.filter((r) => !r.body.errors);
     const losers = results.filter((r) => r.body.errors);
@@ -40,7 +42,9 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
 
   it(`${N} parallel creates of one database: one succeeds, the rest CONFLICT with expectedSeq 0`, async () => {
     const name = randomId('db');
-    const results = await Promise.all(Array.from({ length: N }, (_, i) => api(i % 2).createDatabase({ name, label: `v${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: N }, (_, i) => api(i % 2).createDatabase({ name, label: `v${i}` })),
+    );
     const winners = results.filter((r) => !r.body.errors);
     expect(winners).toHaveLength(1);
     for (const r of results.filter((x) => x.body.errors)) {
@@ -52,7 +56,9 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
   it(`${N} parallel deletes with the same expectedSeq: one tombstone`, async () => {
     const id = randomId('i');
     await api().newInstance(db, 'k', { v: 1 }, id);
-    const results = await Promise.all(Array.from({ length: N }, (_, i) => api(i % 2).deleteInstance({ database: db, id, expectedSeq: 1 })));
+    const results = await Promise.all(
+      Array.from({ length: N }, (_, i) => api(i % 2).deleteInstance({ database: db, id, expectedSeq: 1 })),
+    );
     expect(results.filter((r) => !r.body.errors)).toHaveLength(1);
     for (const r of results.filter((x) => x.body.errors)) {
       const code = r.body.errors?.[0]?.extensions?.code;
@@ -64,7 +70,9 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
 
   it(`${N} parallel creates of different instances all succeed at seq 1`, async () => {
     const results = await Promise.all(
-      Array.from({ length: N }, (_, i) => api(i % 2).createInstance({ database: db, classId: 'k', id: `par-${i}`, properties: { v: i } })),
+      Array.from({ length: N }, (_, i) =>
+        api(i % 2).createInstance({ database: db, classId: 'k', id: `par-${i}`, properties: { v: i } }),
+      ),
     );
     const payloads = results.map((r) => expectData(r).createInstance);
     expect(payloads.every((p) => p.seq === 1)).toBe(true);
@@ -72,7 +80,13 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
       db,
       payloads.map((p) => ({ id: p.instance.id, seq: p.seq })),
     );
-    const listed = await api().ids({ database: db, where: [{ property: 'v', gte: 0 }, { property: 'v', lt: N }] });
+    const listed = await api().ids({
+      database: db,
+      where: [
+        { property: 'v', gte: 0 },
+        { property: 'v', lt: N },
+      ],
+    });
     for (let i = 0; i < N; i++) expect(listed).toContain(`par-${i}`);
   });
 
@@ -80,7 +94,9 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
     const id = randomId('i');
     await api().newInstance(db, 'k', { v: 0 }, id);
     for (let seq = 1; seq <= 10; seq++) {
-      const u = expectData(await api(seq % 2).updateInstance({ database: db, id, expectedSeq: seq, set: { v: seq } })).updateInstance;
+      const u = expectData(
+        await api(seq % 2).updateInstance({ database: db, id, expectedSeq: seq, set: { v: seq } }),
+      ).updateInstance;
       expect(u.seq).toBe(seq + 1);
     }
     expect(expectData(await api().instance(db, id, 11)).instance?.properties).toEqual({ v: 10 });
@@ -90,7 +106,11 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
     const ids = Array.from({ length: 5 }, () => randomId('i'));
     for (const id of ids) await api().newInstance(db, 'k', { v: 0 }, id);
     const results = await Promise.all(
-      ids.flatMap((id) => Array.from({ length: 6 }, (_, i) => api(i % 2).updateInstance({ database: db, id, expectedSeq: 1, set: { v: i } }))),
+      ids.flatMap((id) =>
+        Array.from({ length: 6 }, (_, i) =>
+          api(i % 2).updateInstance({ database: db, id, expectedSeq: 1, set: { v: i } }),
+        ),
+      ),
     );
     for (let a = 0; a < ids.length; a++) {
       const mine = results.slice(a * 6, a * 6 + 6);

@@ -3,6 +3,7 @@ import { randomId } from '../support/ids.js';
 import { ISO_DATE_TIME } from './api.js';
 import { expectData, expectError } from './client.js';
 import { profiles, useCluster } from './suite.js';
+import type { Connection, Database } from './types.js';
 
 describe.each(profiles)('databases (%s)', (profile) => {
   const { api } = useCluster(profile);
@@ -34,7 +35,7 @@ describe.each(profiles)('databases (%s)', (profile) => {
     const names: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 100; page++) {
-      const conn = expectData(await api().databases(100, after)).databases;
+      const conn: Connection<Database> = expectData(await api().databases(100, after)).databases;
       names.push(...conn.edges.map((e) => e.node.name));
       if (!conn.pageInfo.hasNextPage) break;
       after = conn.pageInfo.endCursor;
@@ -54,7 +55,7 @@ describe.each(profiles)('databases (%s)', (profile) => {
     let after: string | null = null;
     let totalCount = -1;
     for (let page = 0; page < 1_000; page++) {
-      const conn = expectData(await api().databases(2, after)).databases;
+      const conn: Connection<Database> = expectData(await api().databases(2, after)).databases;
       expect(conn.edges.length).toBeLessThanOrEqual(2);
       if (totalCount < 0) totalCount = conn.totalCount;
       expect(conn.totalCount).toBe(totalCount);

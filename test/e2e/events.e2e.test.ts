@@ -38,7 +38,16 @@ describe.each(profiles)('events (%s)', (profile) => {
 
     const events = await api().eventsOf('INSTANCE', `${db}/${id}`);
     expect(events).toHaveLength(8);
-    expect(events.map((e) => e.kind)).toEqual(['COMMAND', 'DOMAIN', 'COMMAND', 'DOMAIN', 'COMMAND', 'DOMAIN', 'COMMAND', 'DOMAIN']);
+    expect(events.map((e) => e.kind)).toEqual([
+      'COMMAND',
+      'DOMAIN',
+      'COMMAND',
+      'DOMAIN',
+      'COMMAND',
+      'DOMAIN',
+      'COMMAND',
+      'DOMAIN',
+    ]);
     expect(events.map((e) => e.seq)).toEqual([1, 1, 2, 2, 3, 3, 4, 4]);
     const ids = [c.eventId, u1.eventId, u2.eventId, d.eventId];
     for (let i = 0; i < 4; i++) expectPair(events[2 * i], events[2 * i + 1], i + 1, ids[i]);
@@ -75,7 +84,9 @@ describe.each(profiles)('events (%s)', (profile) => {
     expect(classEvents).toHaveLength(4);
     expectPair(classEvents[0], classEvents[1], 1, cls.eventId);
     expectPair(classEvents[2], classEvents[3], 2, up.eventId);
-    expect(classEvents.every((e) => e.aggregateType === 'ONTOLOGY_CLASS' && e.aggregateId === `${d.database.name}/c`)).toBe(true);
+    expect(
+      classEvents.every((e) => e.aggregateType === 'ONTOLOGY_CLASS' && e.aggregateId === `${d.database.name}/c`),
+    ).toBe(true);
   });
 
   it('fromSeq is inclusive and first limits the count', async () => {
@@ -136,7 +147,9 @@ describe.each(profiles)('events (%s)', (profile) => {
   it('the command envelope records the idempotency key', async () => {
     const id = randomId('i');
     const key = randomId('key');
-    expectData(await api().createInstance({ database: db, classId: 'k', id, properties: { v: 1 }, idempotencyKey: key }));
+    expectData(
+      await api().createInstance({ database: db, classId: 'k', id, properties: { v: 1 }, idempotencyKey: key }),
+    );
     const [command] = await api().eventsOf('INSTANCE', `${db}/${id}`);
     expect(command).toMatchObject({ kind: 'COMMAND', idempotencyKey: key });
   });

@@ -83,7 +83,11 @@ function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined) continue;
-    if (/^(CAIRN_|DATABASE_|S3_|KAFKA_|ELASTICSEARCH_|RELAY_|PROJECTOR_|VITEST|NODE_OPTIONS$|PORT$|HOST$|LOG_LEVEL$)/.test(k)) {
+    if (
+      /^(CAIRN_|DATABASE_|S3_|KAFKA_|ELASTICSEARCH_|RELAY_|PROJECTOR_|VITEST|NODE_OPTIONS$|PORT$|HOST$|LOG_LEVEL$)/.test(
+        k,
+      )
+    ) {
       continue;
     }
     env[k] = v;
@@ -168,7 +172,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   if (options.profile === 'embedded') {
     dataDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
-    gatewayProcs = [{ name: 'embedded', env: { ...common, CAIRN_DATA_DIR: dataDir }, child: null, stderr: '', url: null }];
+    gatewayProcs = [
+      { name: 'embedded', env: { ...common, CAIRN_DATA_DIR: dataDir }, child: null, stderr: '', url: null },
+    ];
     timeoutMs = 60_000;
   } else {
     const engines = inject('engines');
@@ -233,6 +239,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await stopAll();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
-    logs: () => all().map((p) => `--- ${p.name} stderr (tail) ---\n${p.stderr}`).join('\n'),
+    logs: () =>
+      all()
+        .map((p) => `--- ${p.name} stderr (tail) ---\n${p.stderr}`)
+        .join('\n'),
   };
 }

@@ -33,7 +33,10 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
     const key = randomId('key');
     expectData(await api().createDatabase({ name, label: 'one', idempotencyKey: key }));
     expectError(await api().createDatabase({ name, label: 'two', idempotencyKey: key }), 'IDEMPOTENCY_KEY_REUSED');
-    expectError(await api().createDatabase({ name, label: 'one', description: 'x', idempotencyKey: key }), 'IDEMPOTENCY_KEY_REUSED');
+    expectError(
+      await api().createDatabase({ name, label: 'one', description: 'x', idempotencyKey: key }),
+      'IDEMPOTENCY_KEY_REUSED',
+    );
     expect(await api().eventsOf('DATABASE', name)).toHaveLength(2);
     expect(expectData(await api().database(name, 1)).database).toMatchObject({ label: 'one' });
   });
@@ -75,13 +78,17 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
   it('keys are scoped to the mutation name', async () => {
     const key = randomId('key');
     const id = randomId('i');
-    const created = expectData(await api().createInstance({ database: db, classId: 'k', id, properties: { v: 1 }, idempotencyKey: key }))
-      .createInstance;
-    const updated = expectData(await api().updateInstance({ database: db, id, expectedSeq: 1, set: { v: 5 }, idempotencyKey: key }))
-      .updateInstance;
+    const created = expectData(
+      await api().createInstance({ database: db, classId: 'k', id, properties: { v: 1 }, idempotencyKey: key }),
+    ).createInstance;
+    const updated = expectData(
+      await api().updateInstance({ database: db, id, expectedSeq: 1, set: { v: 5 }, idempotencyKey: key }),
+    ).updateInstance;
     expect(updated.seq).toBe(2);
     expect(updated.eventId).not.toBe(created.eventId);
-    const deleted = expectData(await api().deleteInstance({ database: db, id, expectedSeq: 2, idempotencyKey: key })).deleteInstance;
+    const deleted = expectData(
+      await api().deleteInstance({ database: db, id, expectedSeq: 2, idempotencyKey: key }),
+    ).deleteInstance;
     expect(deleted.seq).toBe(3);
   });
 
@@ -95,10 +102,12 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
     const other = (await api().newDatabase()).database.name;
     await api().newClass(other, 'k', [{ name: 'v', type: 'INT' }]);
     const k2 = randomId('key');
-    const x = expectData(await api().createInstance({ database: db, classId: 'k', properties: { v: 1 }, idempotencyKey: k2 }))
-      .createInstance;
-    const y = expectData(await api().createInstance({ database: other, classId: 'k', properties: { v: 1 }, idempotencyKey: k2 }))
-      .createInstance;
+    const x = expectData(
+      await api().createInstance({ database: db, classId: 'k', properties: { v: 1 }, idempotencyKey: k2 }),
+    ).createInstance;
+    const y = expectData(
+      await api().createInstance({ database: other, classId: 'k', properties: { v: 1 }, idempotencyKey: k2 }),
+    ).createInstance;
     expect(y.instance.database).toBe(other);
     expect(y.eventId).not.toBe(x.eventId);
   });

@@ -72,8 +72,9 @@ describe.each(profiles)('instances (%s)', (profile) => {
   });
 
   it('an instance without an id gets a generated one', async () => {
-    const res = expectData(await api().createInstance({ database: db, classId: 'person', properties: { name: 'Gen' } }))
-      .createInstance;
+    const res = expectData(
+      await api().createInstance({ database: db, classId: 'person', properties: { name: 'Gen' } }),
+    ).createInstance;
     expect(res.instance.id).toMatch(/\S/);
     const read = expectData(await api().instance(db, res.instance.id, res.seq)).instance;
     expect(read).toMatchObject({ id: res.instance.id, properties: { name: 'Gen' } });
@@ -101,7 +102,10 @@ describe.each(profiles)('instances (%s)', (profile) => {
     ['REFERENCE to a missing instance', { name: 'x', friend: 'nobody-here' }],
   ])('%s is BAD_USER_INPUT with field and reason; nothing appended', async (_, properties) => {
     const id = randomId('bad');
-    const err = expectError(await api().createInstance({ database: db, classId: 'person', id, properties }), 'BAD_USER_INPUT');
+    const err = expectError(
+      await api().createInstance({ database: db, classId: 'person', id, properties }),
+      'BAD_USER_INPUT',
+    );
     expect(err.extensions).toMatchObject({ field: expect.any(String), reason: expect.any(String) });
     expect(await api().eventsOf('INSTANCE', `${db}/${id}`)).toEqual([]);
   });
@@ -116,7 +120,11 @@ describe.each(profiles)('instances (%s)', (profile) => {
   it('REFERENCE: wrong class and deleted target are BAD_USER_INPUT; self reference is fine', async () => {
     const company = await api().newInstance(db, 'company', { name: 'Initech' }, randomId('co'));
     const wrong = expectError(
-      await api().createInstance({ database: db, classId: 'person', properties: { name: 'x', friend: company.instance.id } }),
+      await api().createInstance({
+        database: db,
+        classId: 'person',
+        properties: { name: 'x', friend: company.instance.id },
+      }),
       'BAD_USER_INPUT',
     );
     expect(wrong.extensions.field).toEqual(expect.stringMatching(/friend/));
@@ -124,7 +132,11 @@ describe.each(profiles)('instances (%s)', (profile) => {
     const gone = await person({ name: 'Gone' }, randomId('p'));
     expectData(await api().deleteInstance({ database: db, id: gone.instance.id, expectedSeq: 1 }));
     expectError(
-      await api().createInstance({ database: db, classId: 'person', properties: { name: 'x', friend: gone.instance.id } }),
+      await api().createInstance({
+        database: db,
+        classId: 'person',
+        properties: { name: 'x', friend: gone.instance.id },
+      }),
       'BAD_USER_INPUT',
     );
 
@@ -143,7 +155,11 @@ describe.each(profiles)('instances (%s)', (profile) => {
       { id: bob.instance.id, seq: 1 },
     ]);
     const read = expectData(
-      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, { database: db, id: ann.instance.id, minSeq: 1 }),
+      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, {
+        database: db,
+        id: ann.instance.id,
+        minSeq: 1,
+      }),
     ).instance;
     expect(read?.class).toEqual({ id: 'person', database: db, label: 'Person' });
     expect(read?.friend).toEqual({ id: bob.instance.id, properties: { name: 'Bob' } });
@@ -151,7 +167,11 @@ describe.each(profiles)('instances (%s)', (profile) => {
 
     // Unset reference → null; the list resolves class and refs for many rows too.
     const lone = expectData(
-      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, { database: db, id: bob.instance.id, minSeq: 1 }),
+      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, {
+        database: db,
+        id: bob.instance.id,
+        minSeq: 1,
+      }),
     ).instance;
     expect(lone?.friend).toBeNull();
     expect(lone?.employer).toBeNull();
@@ -173,10 +193,16 @@ describe.each(profiles)('instances (%s)', (profile) => {
   it('ref(property) of a deleted target is null', async () => {
     const bob = await person({ name: 'Bob' }, randomId('p'));
     const ann = await person({ name: 'Ann', friend: bob.instance.id }, randomId('p'));
-    const del = expectData(await api().deleteInstance({ database: db, id: bob.instance.id, expectedSeq: 1 })).deleteInstance;
+    const del = expectData(
+      await api().deleteInstance({ database: db, id: bob.instance.id, expectedSeq: 1 }),
+    ).deleteInstance;
     expect(expectData(await api().instance(db, bob.instance.id, del.seq)).instance).toBeNull();
     const read = expectData(
-      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, { database: db, id: ann.instance.id, minSeq: 1 }),
+      await api().request<{ instance: InstanceWithLinks | null }>(WITH_LINKS, {
+        database: db,
+        id: ann.instance.id,
+        minSeq: 1,
+      }),
     ).instance;
     expect(read?.friend).toBeNull();
   });
@@ -229,14 +255,20 @@ describe.each(profiles)('instances (%s)', (profile) => {
 
   it('update or delete of a missing or deleted instance is NOT_FOUND with aggregateId', async () => {
     const ghost = randomId('ghost');
-    const upd = expectError(await api().updateInstance({ database: db, id: ghost, expectedSeq: 1, set: {} }), 'NOT_FOUND');
+    const upd = expectError(
+      await api().updateInstance({ database: db, id: ghost, expectedSeq: 1, set: {} }),
+      'NOT_FOUND',
+    );
     expect(upd.extensions).toMatchObject({ aggregateId: `${db}/${ghost}` });
     const del = expectError(await api().deleteInstance({ database: db, id: ghost, expectedSeq: 1 }), 'NOT_FOUND');
     expect(del.extensions).toMatchObject({ aggregateId: `${db}/${ghost}` });
 
     const p = await person({ name: 'D' }, randomId('p'));
     expectData(await api().deleteInstance({ database: db, id: p.instance.id, expectedSeq: 1 }));
-    expectError(await api().updateInstance({ database: db, id: p.instance.id, expectedSeq: 2, set: { age: 1 } }), 'NOT_FOUND');
+    expectError(
+      await api().updateInstance({ database: db, id: p.instance.id, expectedSeq: 2, set: { age: 1 } }),
+      'NOT_FOUND',
+    );
     expectError(await api().deleteInstance({ database: db, id: p.instance.id, expectedSeq: 2 }), 'NOT_FOUND');
   });
 
@@ -265,7 +297,10 @@ describe.each(profiles)('instances (%s)', (profile) => {
     const again = await person({ name: 'Second' }, id);
     expect(again.seq).toBe(4);
     expect(again.instance).toMatchObject({ id, seq: 4, properties: { name: 'Second' } });
-    expect(expectData(await api().instance(db, id, 4)).instance).toMatchObject({ seq: 4, properties: { name: 'Second' } });
+    expect(expectData(await api().instance(db, id, 4)).instance).toMatchObject({
+      seq: 4,
+      properties: { name: 'Second' },
+    });
     const domain = (await api().eventsOf('INSTANCE', `${db}/${id}`)).filter((e) => e.kind === 'DOMAIN');
     expect(domain.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });
@@ -274,7 +309,10 @@ describe.each(profiles)('instances (%s)', (profile) => {
     const id = randomId('p');
     await person({ name: 'Live' }, id);
     await api().update(db, id, 1, { set: { age: 1 } });
-    const err = expectError(await api().createInstance({ database: db, classId: 'person', id, properties: { name: 'x' } }), 'CONFLICT');
+    const err = expectError(
+      await api().createInstance({ database: db, classId: 'person', id, properties: { name: 'x' } }),
+      'CONFLICT',
+    );
     expect(err.extensions).toMatchObject({ aggregateId: `${db}/${id}`, expectedSeq: 0, actualSeq: 2 });
   });
 

@@ -10,11 +10,17 @@ import type { InstanceOrder, InstanceWhere, JsonObject } from './types.js';
  * `rank` has ties (broken by id).
  */
 const ITEMS: { id: string; props: JsonObject }[] = [
-  { id: 'a01', props: { name: 'alpha', n: 1, score: 0.5, active: true, rank: 2, tag: 'red', note: 'the quick brown fox' } },
+  {
+    id: 'a01',
+    props: { name: 'alpha', n: 1, score: 0.5, active: true, rank: 2, tag: 'red', note: 'the quick brown fox' },
+  },
   { id: 'a02', props: { name: 'bravo', n: 2, score: 1.5, active: false, rank: 1, note: 'lazy dog sleeps' } },
   { id: 'a03', props: { name: 'charlie', n: 3, score: 2.5, active: true, tag: 'blue', note: 'quick thinking' } },
   { id: 'a04', props: { name: 'delta', n: 4, score: 3.5, active: false, rank: 2, tag: 'red' } },
-  { id: 'a05', props: { name: 'echo', n: 5, score: 4.5, active: true, rank: 3, tag: 'green', note: 'an echo of a fox' } },
+  {
+    id: 'a05',
+    props: { name: 'echo', n: 5, score: 4.5, active: true, rank: 3, tag: 'green', note: 'an echo of a fox' },
+  },
   { id: 'a06', props: { name: 'golf', n: 6, active: false, rank: 1 } },
 ];
 
@@ -50,17 +56,25 @@ describe.each(profiles)('queries (%s)', (profile) => {
       const d = await api().newDatabase({ label: 'ryw' });
       expect(expectData(await api().database(d.database.name, d.seq)).database).toMatchObject({ seq: 1, label: 'ryw' });
       const c = await api().newClass(d.database.name, 'k', [{ name: 'v', type: 'INT' }]);
-      expect(expectData(await api().ontologyClass(d.database.name, 'k', c.seq)).ontologyClass).toMatchObject({ seq: 1 });
+      expect(expectData(await api().ontologyClass(d.database.name, 'k', c.seq)).ontologyClass).toMatchObject({
+        seq: 1,
+      });
       const i = await api().newInstance(d.database.name, 'k', { v: 1 }, 'i');
-      expect(expectData(await api().instance(d.database.name, 'i', i.seq)).instance).toMatchObject({ seq: 1, properties: { v: 1 } });
+      expect(expectData(await api().instance(d.database.name, 'i', i.seq)).instance).toMatchObject({
+        seq: 1,
+        properties: { v: 1 },
+      });
       for (let v = 2; v <= 5; v++) {
         const u = await api().update(d.database.name, 'i', v - 1, { set: { v } });
         const read = expectData(await api().instance(d.database.name, 'i', u.seq)).instance;
         expect(read).toMatchObject({ seq: v, properties: { v } });
       }
-      const cu = expectData(await api().updateOntologyClass({ database: d.database.name, id: 'k', expectedSeq: 1, label: 'K' }))
-        .updateOntologyClass;
-      expect(expectData(await api().ontologyClass(d.database.name, 'k', cu.seq)).ontologyClass).toMatchObject({ label: 'K' });
+      const cu = expectData(
+        await api().updateOntologyClass({ database: d.database.name, id: 'k', expectedSeq: 1, label: 'K' }),
+      ).updateOntologyClass;
+      expect(expectData(await api().ontologyClass(d.database.name, 'k', cu.seq)).ontologyClass).toMatchObject({
+        label: 'K',
+      });
     });
 
     it('once a minSeq read has returned a change, instances lists and search include it', async () => {
@@ -264,15 +278,22 @@ describe.each(profiles)('queries (%s)', (profile) => {
         ids(3, 5, 4, 1, 6, 2),
       ],
       ['no orderBy is by id', [], ids(1, 2, 3, 4, 5, 6)],
-      ['a property no instance has: all ties, by id', [{ property: 'nothere', direction: 'DESC' }], ids(1, 2, 3, 4, 5, 6)],
+      [
+        'a property no instance has: all ties, by id',
+        [{ property: 'nothere', direction: 'DESC' }],
+        ids(1, 2, 3, 4, 5, 6),
+      ],
     ])('%s', async (_, orderBy, expected) => {
       expect(await itemIds({ orderBy })).toEqual(expected);
     });
 
     it('orderBy combines with where', async () => {
-      expect(await itemIds({ where: [{ property: 'tag', exists: true }], orderBy: [{ property: 'score', direction: 'DESC' }] })).toEqual(
-        ids(5, 4, 3, 1),
-      );
+      expect(
+        await itemIds({
+          where: [{ property: 'tag', exists: true }],
+          orderBy: [{ property: 'score', direction: 'DESC' }],
+        }),
+      ).toEqual(ids(5, 4, 3, 1));
     });
   });
 
@@ -285,7 +306,15 @@ describe.each(profiles)('queries (%s)', (profile) => {
     });
 
     it('combines with where and classId, and reports totalCount', async () => {
-      expect(await sorted({ search: 'quick', where: [{ property: 'active', eq: true }, { property: 'n', gt: 1 }] })).toEqual(ids(3));
+      expect(
+        await sorted({
+          search: 'quick',
+          where: [
+            { property: 'active', eq: true },
+            { property: 'n', gt: 1 },
+          ],
+        }),
+      ).toEqual(ids(3));
       const conn = await api().list({ database: db, classId: 'item', search: 'fox' });
       expect(conn.totalCount).toBe(2);
       expect(await api().ids({ database: db, classId: 'other', search: 'fox' })).toEqual([]);

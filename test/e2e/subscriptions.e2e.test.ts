@@ -121,7 +121,9 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
       return mine.length === expected.length;
     });
     const asKey = (x: [AggregateType, string, number, string]) => x.join('|');
-    expect(mine.map((a) => asKey([a.aggregateType, a.aggregateId, a.seq, a.eventId])).sort()).toEqual(expected.map(asKey).sort());
+    expect(mine.map((a) => asKey([a.aggregateType, a.aggregateId, a.seq, a.eventId])).sort()).toEqual(
+      expected.map(asKey).sort(),
+    );
     for (const a of mine) expect(a.eventType).toMatch(/\S/);
     // Per aggregate, in seq order.
     const instanceSeqs = mine.filter((a) => a.aggregateType === 'INSTANCE').map((a) => a.seq);
@@ -140,7 +142,9 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
     await A().newInstance(db, 'a', { n: 1 }, 'x');
     await A().update(db, 'x', 1, { set: { n: 2 } });
 
-    const seen = await instancesOnly.until((e) => e.aggregateChanged.aggregateId === `${db}/x` && e.aggregateChanged.seq === 2);
+    const seen = await instancesOnly.until(
+      (e) => e.aggregateChanged.aggregateId === `${db}/x` && e.aggregateChanged.seq === 2,
+    );
     expect(seen.every((e) => e.aggregateChanged.aggregateType === 'INSTANCE')).toBe(true);
     const mine = seen.map((e) => e.aggregateChanged).filter((a) => a.aggregateId.startsWith(`${db}/`));
     expect(mine.map((a) => `${a.aggregateId}:${a.seq}`).sort()).toEqual([`${db}/x:1`, `${db}/x:2`, `${db}/y:1`]);
@@ -156,7 +160,10 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
     const db = await freshDatabase();
     await A().newInstance(db, 'a', { n: 0 }, 'r');
     const sub = await onInstances({ database: db, id: 'r' });
-    const agg = await subscribe<AggregateEvent>(wsB(), AGGREGATE_CHANGED, { aggregateType: 'INSTANCE', aggregateId: `${db}/r` });
+    const agg = await subscribe<AggregateEvent>(wsB(), AGGREGATE_CHANGED, {
+      aggregateType: 'INSTANCE',
+      aggregateId: `${db}/r`,
+    });
     for (let n = 1; n <= 30; n++) await A().update(db, 'r', n, { set: { n } });
 
     const events = (await sub.until((e) => e.instanceChanged.seq === 31)).map((e) => e.instanceChanged);

@@ -1,7 +1,14 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Api } from './api.js';
 import { closeAll } from './client.js';
-import { type Cluster, type ClusterOptions, type GatewayEndpoint, type Profile, e2eProfiles, startCluster } from './harness.js';
+import {
+  type Cluster,
+  type ClusterOptions,
+  e2eProfiles,
+  type GatewayEndpoint,
+  type Profile,
+  startCluster,
+} from './harness.js';
 
 export { e2eProfiles };
 export const profiles: Profile[] = e2eProfiles();

@@ -1,0 +1,41 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
+import { createPostgresIdempotencyStore } from '../../src/adapters/idempotencyStore/postgres.js';
+import { migrate } from '../../src/adapters/postgres/migrate.js';
+import { quoteIdent } from '../../src/adapters/postgres/sql.js';
+import { createPostgresSequenceStore } from '../../src/adapters/sequenceStore/postgres.js';
+import { randomId } from '../support/ids.js';
+import { type WritePathPorts, describeWritePath } from './writePath.suite.js';
+
+const schema = randomId('cairn_wp_');
+let pool: pg.Pool;
+let s3: S3Client;
+let ports: WritePathPorts;
+
+beforeAll(async () => {
+  const env = inject('engines');
+  pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
+  pool.on('error', () => undefined);
+  await migrate(pool, { schema });
+  s3 = new S3Client({
+    endpoint: env.S3_ENDPOINT,
+    region: env.S3_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+  });
+  await ensureBucket(s3, 'cairn-test');
+  ports = {
+    eventStore: createS3EventStore({ s3, bucket: 'cairn-test', prefix: `${randomId('wp')}/` }),
+    sequenceStore: createPostgresSequenceStore({ pool, schema }),
+    idempotencyStore: createPostgresIdempotencyStore({ pool, schema }),
+  };
+});
+afterAll(async () => {
+  await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  await pool.end();
+  s3.destroy();
+});
+
+describeWritePath('production: S3 + PostgreSQL', () => ports);

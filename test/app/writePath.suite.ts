@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { createAggregateRepository } from '../../src/app/aggregateRepository.js';
+import { type CommandService, createCommandService } from '../../src/app/commandService.js';
+import type { Command } from '../../src/core/domain/commands.js';
+import { CairnError, UnavailableError } from '../../src/core/errors.js';
+import type { EventStore } from '../../src/ports/eventStore.js';
+import type { IdempotencyStore } from '../../src/ports/idempotencyStore.js';
+import type { SequenceStore } from '../../src/ports/sequenceStore.js';
+import { randomId } from '../support/ids.js';
+import { waitFor } from '../support/wait.js';
+
+export interface WritePathPorts {
+  eventStore: EventStore;
+  sequenceStore: SequenceStore;
+  idempotencyStore: IdempotencyStore;
+}
+
+const meta = { idempotencyKey: null, actor: 'test', correlationId: 'c' };
+const ABANDONED_MS = 300;
+
+/**
+ * The write path's guarantees on a given set of adapters: OCC, no gap after a writer that reserved
+ * a seq and died (or whose append failed), and nothing appended by a failed command.
+ */
+export function describeWritePath(name: string, ports: () => WritePathPorts) {
+  const service = (overrides: Partial<WritePathPorts> = {}): CommandService => {
+    const p = { ...ports(), ...overrides };
+    return createCommandService({
+      ...p,
+      repository: createAggregateRepository({ eventStore: p.eventStore, cacheSize: 100 }),
+      options: { dependencyTimeoutMs: 2_000, trustCache: false, abandonedReservationMs: ABANDONED_MS },
+    });
+  };
+  const seed = async (svc: CommandService) => {
+    const db = randomId('db');
+    await svc.execute({ type: 'CreateDatabase', input: { name: db } }, meta);
+    await svc.execute(
+      { type: 'CreateOntologyClass', input: { database: db, id: 'c', properties: [{ name: 'n', type: 'INT' }] } },
+      meta,
+    );
+    await svc.execute({ type: 'CreateInstance', input: { database: db, classId: 'c', id: 'i', properties: { n: 0 } } }, meta);
+    return db;
+  };
+  const update = (db: string, expectedSeq: number, n: number): Command => ({
+    type: 'UpdateInstance',
+    input: { database: db, id: 'i', expectedSeq, set: { n } },
+  });
+  const seqs = async (db: string) =>
+    (await ports().eventStore.readAggregate({ aggregateType: 'INSTANCE', aggregateId: `${db}/i` })).map((c) => c.seq);
+  const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof CairnError ? e.code : String(e)));
+
+  describe(`write path (${name})`, () => {
+    it('lets exactly one of 20 concurrent updates with one expectedSeq win; the rest are CONFLICT', async () => {
+      const svc = service();
+      const db = await seed(svc);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, k) => codeOf(svc.execute(update(db, 1, k), meta))));
+      expect(results.filter((r) => r === 'OK')).toHaveLength(1);
+      expect(results.filter((r) => r === 'CONFLICT')).toHaveLength(19);
+      expect(await seqs(db)).toEqual([1, 2]);
+    });
+
+    it('recovers a seq reserved by a writer that died before appending: no gap, no stuck aggregate', async () => {
+      const svc = service();
+      const db = await seed(svc);
+      const key = `INSTANCE:${db}/i`;
+      // The "dead writer": reserved seq 2 in the ledger, never wrote the event store.
+      const reserved = await ports().sequenceStore.reserve({
+        key,
+        expectedSeq: 1,
+        nextSeq: 2,
+        liveAfter: true,
+        parent: `ONTOLOGY_CLASS:${db}/c`,
+        requireLive: [],
+        forbidLiveChildren: false,
+      });
+      expect(reserved.ok).toBe(true);
+      // While the reservation may still be in flight, a writer at seq 1 is told about the conflict.
+      expect(await codeOf(svc.execute(update(db, 1, 5), meta))).toBe('CONFLICT');
+      // Once it is older than the abandonment window, the number is given back and reused: no gap.
+      const result = await waitFor(
+        async () => {
+          const code = await codeOf(svc.execute(update(db, 1, 7), meta));
+          return code === 'OK' ? code : undefined;
+        },
+        { timeoutMs: 5_000, intervalMs: 50, what: 'the abandoned reservation to be repaired' },
+      );
+      expect(result).toBe('OK');
+      expect(await seqs(db)).toEqual([1, 2]);
+      const next = await svc.execute(update(db, 2, 8), meta);
+      expect(next.seq).toBe(3);
+      expect(await seqs(db)).toEqual([1, 2, 3]);
+    });
+
+    it('appends nothing when the event store fails, answers UNAVAILABLE, and the next write has no gap', async () => {
+      const real = ports().eventStore;
+      const failing: EventStore = {
+        ...real,
+        append: async () => {
+          throw new UnavailableError('s3', new Error('injected'));
+        },
+      };
+      const svc = service();
+      const db = await seed(svc);
+      const broken = service({ eventStore: failing });
+      expect(await codeOf(broken.execute(update(db, 1, 9), meta))).toBe('UNAVAILABLE');
+      expect(await seqs(db)).toEqual([1]);
+      const ok = await waitFor(
+        async () => {
+          const code = await codeOf(svc.execute(update(db, 1, 10), meta));
+          return code === 'OK' ? code : undefined;
+        },
+        { timeoutMs: 5_000, intervalMs: 50, what: 'the failed reservation to be given back' },
+      );
+      expect(ok).toBe('OK');
+      expect(await seqs(db)).toEqual([1, 2]);
+    });
+  });
+}
