@@ -1,3 +1,4 @@
+import type { AppendSignal } from '../ports/appendSignal.js';
 import type { ChangeFeed } from '../ports/changeFeed.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
@@ -16,6 +17,7 @@ export interface Adapters {
   readModel: ReadModel;
   registry: ProcessedEventRegistry;
   changeFeed: ChangeFeed;
+  appendSignal: AppendSignal;
   /** Probes by dependency name; `critical` ones make /health answer 503 when down. */
   health: Record<string, { check: HealthCheck; critical: boolean }>;
   /** The read model starts empty and must be rebuilt from the event store (in-process index). */

@@ -55,7 +55,11 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
   if (roles.has('relay')) {
     relay = createRelay({ ...adapters, logger: logger.child({ role: 'relay' }), metrics, options: config.relay });
     relay.start();
-    stops.push(() => relay!.stop());
+    const unlisten = await adapters.appendSignal.listen(() => relay?.wake());
+    stops.push(async () => {
+      await unlisten();
+      await relay!.stop();
+    });
   }
 
   let services = null;
@@ -66,7 +70,7 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       ...adapters,
       repository: createAggregateRepository({ eventStore: adapters.eventStore, cacheSize: config.cacheSize }),
       options: { dependencyTimeoutMs: config.dependencyTimeoutMs, trustCache: adapters.singleWriter },
-      onAppended: () => relay?.wake(),
+      onAppended: () => adapters.appendSignal.notify(),
     });
     services = {
       commands,

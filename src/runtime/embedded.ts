@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { createInProcessAppendSignal } from '../adapters/appendSignal/inProcess.js';
 import { createInProcessChangeFeed } from '../adapters/changeFeed/inProcess.js';
 import { createLocalEventStore } from '../adapters/eventStore/local.js';
 import { createLocalIdempotencyStore } from '../adapters/idempotencyStore/local.js';
@@ -25,6 +26,7 @@ export async function createEmbeddedAdapters(config: Config): Promise<Adapters> 
     readModel,
     registry: createMemoryRegistry(),
     changeFeed: createInProcessChangeFeed(),
+    appendSignal: createInProcessAppendSignal(),
     health: {
       eventStore: { check: async () => (await eventStore.ping(), `directory ${dir}`), critical: true },
       sequenceStore: { check: async () => (await sequenceStore.ping(), 'local journal'), critical: true },

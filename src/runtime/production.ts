@@ -4,6 +4,7 @@ import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsear
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
+import { createPostgresAppendSignal } from '../adapters/appendSignal/postgres.js';
 import { createKafkaChangeFeed } from '../adapters/changeFeed/kafka.js';
 import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
 import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
@@ -71,6 +72,7 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     transport,
     readModel,
     changeFeed,
+    appendSignal: createPostgresAppendSignal({ pool }),
     health: {
       s3: { check: async () => (await eventStore.ping(), `bucket ${config.s3.bucket}`), critical: true },
       postgres: { check: async () => (await sequenceStore.ping(), `schema ${schema}`), critical: true },
