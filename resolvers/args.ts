@@ -4,7 +4,8 @@ import { BadUserInputError } from '../src/core/errors.js';
 /** Argument checks shared by the query resolvers (mutations validate in the domain). */
 export function pageSize(first: number | null | undefined, fallback: number, max = 1000): number {
   const n = first ?? fallback;
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new BadUserInputError('first', `must be an integer from 0 to ${max}`);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new BadUserInputError('first', `must be an integer from 0 to ${max}`);
   return n;
 }
 

@@ -5,7 +5,12 @@ import type { GatewayContext } from '../src/gateway/context.js';
 import type { MutationResolvers } from '../src/gateway/generated/graphql.js';
 
 /** Runs one command, timing it; the result is the write-side state right after the change. */
-async function run(ctx: GatewayContext, mutation: string, command: Command, idempotencyKey: string | null | undefined): Promise<CommandResult> {
+async function run(
+  ctx: GatewayContext,
+  mutation: string,
+  command: Command,
+  idempotencyKey: string | null | undefined,
+): Promise<CommandResult> {
   const stop = ctx.metrics.mutationSeconds.startTimer({ mutation });
   try {
     const result = await ctx.commands.execute(command, {

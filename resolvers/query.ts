@@ -1,8 +1,8 @@
-import { BadUserInputError } from '../src/core/errors.js';
 import type { Envelope } from '../src/core/envelope.js';
-import { readAtLeast } from '../src/gateway/readYourWrites.js';
+import { BadUserInputError } from '../src/core/errors.js';
 import type { GatewayContext } from '../src/gateway/context.js';
 import type { QueryResolvers } from '../src/gateway/generated/graphql.js';
+import { readAtLeast } from '../src/gateway/readYourWrites.js';
 import type { Page, ProjectedDoc, WhereCondition, WhereOperator } from '../src/ports/readModel.js';
 import { checkedRef, checkedSeq, pageSize } from './args.js';
 
@@ -28,7 +28,8 @@ async function readDoc(ctx: GatewayContext, ref: ReturnType<typeof checkedRef>, 
 function conditions(where: readonly Record<string, unknown>[] | null | undefined): WhereCondition[] {
   return (where ?? []).map((w, i) => {
     const ops = OPERATORS.filter((op) => w[op] !== undefined && w[op] !== null);
-    if (ops.length !== 1) throw new BadUserInputError(`where[${i}]`, 'give exactly one of eq, ne, gt, gte, lt, lte, in, exists');
+    if (ops.length !== 1)
+      throw new BadUserInputError(`where[${i}]`, 'give exactly one of eq, ne, gt, gte, lt, lte, in, exists');
     const op = ops[0]!;
     return { property: String(w.property), op, value: w[op] };
   });
@@ -38,12 +39,15 @@ export const Query: QueryResolvers = {
   database: (_, { name, minSeq }, ctx) => readDoc(ctx, checkedRef('DATABASE', name, 'name'), minSeq),
   ontologyClass: (_, { database, id, minSeq }, ctx) =>
     readDoc(ctx, checkedRef('ONTOLOGY_CLASS', `${database}/${id}`, 'id'), minSeq),
-  instance: (_, { database, id, minSeq }, ctx) => readDoc(ctx, checkedRef('INSTANCE', `${database}/${id}`, 'id'), minSeq),
+  instance: (_, { database, id, minSeq }, ctx) =>
+    readDoc(ctx, checkedRef('INSTANCE', `${database}/${id}`, 'id'), minSeq),
   databases: async (_, { first, after }, ctx) =>
     connection(await ctx.readModel.list('DATABASE', { first: pageSize(first, 20), after: after ?? null })),
   ontologyClasses: async (_, { database, first, after }, ctx) => {
     checkedRef('DATABASE', database, 'database');
-    return connection(await ctx.readModel.list('ONTOLOGY_CLASS', { database, first: pageSize(first, 20), after: after ?? null }));
+    return connection(
+      await ctx.readModel.list('ONTOLOGY_CLASS', { database, first: pageSize(first, 20), after: after ?? null }),
+    );
   },
   instances: async (_, args, ctx) => {
     checkedRef('DATABASE', args.database, 'database');

@@ -1,5 +1,5 @@
-import { BadUserInputError } from '../src/core/errors.js';
 import type { PropertyDefinition } from '../src/core/domain/types.js';
+import { BadUserInputError } from '../src/core/errors.js';
 import type {
   DatabaseResolvers,
   EventResolvers,

@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, { profile: config.profile });
   if (config.profile === 'embedded' && config.roles.length !== 3) {
-    process.stderr.write('CAIRN_ROLES: the embedded profile runs gateway, relay and projector together in one process\n');
+    process.stderr.write(
+      'CAIRN_ROLES: the embedded profile runs gateway, relay and projector together in one process\n',
+    );
     process.exit(2);
   }
   const adapters: Adapters =

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { applyCommits } from '../src/app/aggregateRepository.js';
 import { type AggregateRef, aggregateKey } from '../src/core/aggregate.js';
 import { type AggregateState, evolve, initialState } from '../src/core/domain/index.js';
 import type { AnyDomainEvent } from '../src/core/domain/types.js';
 import { type Envelope, parseEnvelope } from '../src/core/envelope.js';
 import { isUnavailable } from '../src/core/errors.js';
 import { docToState, stateToDoc } from '../src/core/projection.js';
-import { applyCommits } from '../src/app/aggregateRepository.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import type { ChangeFeed, ChangeNotification } from '../src/ports/changeFeed.js';
@@ -83,7 +83,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
     const changes: ChangeNotification[] = [];
     for (const [key, list] of byAggregate) {
       list.sort((a, b) => a.envelope.seq - b.envelope.seq);
-      const ref: AggregateRef = { aggregateType: list[0]!.envelope.aggregateType, aggregateId: list[0]!.envelope.aggregateId };
+      const ref: AggregateRef = {
+        aggregateType: list[0]!.envelope.aggregateType,
+        aggregateId: list[0]!.envelope.aggregateId,
+      };
       const doc = current.get(key);
       let state: AggregateState = doc ? docToState(doc) : initialState(ref);
       for (const { envelope } of list) {
@@ -92,7 +95,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
           // A gap: the transport lost or reordered something; the event store has the truth.
           metrics?.projectorRepairs.inc();
           const commits = await eventStore.readAggregate(ref, state.seq);
-          state = applyCommits(state, commits.filter((c) => c.seq < envelope.seq));
+          state = applyCommits(
+            state,
+            commits.filter((c) => c.seq < envelope.seq),
+          );
         }
         state = evolve(state, { type: envelope.type, payload: envelope.payload } as AnyDomainEvent, {
           seq: envelope.seq,
@@ -134,7 +140,14 @@ export function createProjector(deps: ProjectorDeps): Projector {
     const claimed = await claimAll(events);
     if (claimed.length === 0) return;
     const heartbeat = setInterval(() => {
-      registry.heartbeat(PROJECTOR_HANDLER, owner, options.leaseMs, claimed.map((c) => ({ eventId: c.envelope.eventId, fence: c.fence }))).catch(() => undefined);
+      registry
+        .heartbeat(
+          PROJECTOR_HANDLER,
+          owner,
+          options.leaseMs,
+          claimed.map((c) => ({ eventId: c.envelope.eventId, fence: c.fence })),
+        )
+        .catch(() => undefined);
     }, options.heartbeatMs);
     try {
       await applyClaimed(claimed);
@@ -151,9 +164,15 @@ export function createProjector(deps: ProjectorDeps): Projector {
     await readModel.apply(docs);
     const refused = await registry.markDone(
       PROJECTOR_HANDLER,
-      claimed.map(({ envelope, fence }) => ({ eventId: envelope.eventId, fence, aggregateKey: aggregateKey(envelope), seq: envelope.seq })),
+      claimed.map(({ envelope, fence }) => ({
+        eventId: envelope.eventId,
+        fence,
+        aggregateKey: aggregateKey(envelope),
+        seq: envelope.seq,
+      })),
     );
-    if (refused.length) logger.warn('lost leases while projecting; another owner finishes them', { refused: refused.length });
+    if (refused.length)
+      logger.warn('lost leases while projecting; another owner finishes them', { refused: refused.length });
     applied += claimed.length - refused.length;
     metrics?.projectorApplied.inc(claimed.length - refused.length);
     await changeFeed.publish(changes);
@@ -190,7 +209,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
       if (outcome === 'parked') {
         parked++;
         metrics?.projectorParked.inc();
-        logger.error('event parked after repeated failures', { eventId: envelope.eventId, aggregateId: envelope.aggregateId, seq: envelope.seq, error: message });
+        logger.error('event parked after repeated failures', {
+          eventId: envelope.eventId,
+          aggregateId: envelope.aggregateId,
+          seq: envelope.seq,
+          error: message,
+        });
       } else result = 'retry';
     }
     return result;

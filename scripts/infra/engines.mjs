@@ -270,7 +270,11 @@ function requireCmd(cmd, what, install) {
 }
 
 function javaBin() {
-  const cands = [process.env.CAIRN_JAVA, process.env.JAVA_HOME && path.join(process.env.JAVA_HOME, 'bin', 'java'), 'java'];
+  const cands = [
+    process.env.CAIRN_JAVA,
+    process.env.JAVA_HOME && path.join(process.env.JAVA_HOME, 'bin', 'java'),
+    'java',
+  ];
   for (const c of cands) {
     if (!c) continue;
     const p = which(c);
@@ -398,7 +402,10 @@ function probePg(port, timeoutMs = 2000) {
       if (type === 0x45 /* E */) {
         const len = buf.readInt32BE(1);
         if (buf.length < 1 + len) return;
-        const fields = buf.subarray(5, 1 + len).toString('utf8').split('\0');
+        const fields = buf
+          .subarray(5, 1 + len)
+          .toString('utf8')
+          .split('\0');
         const code = (fields.find((f) => f.startsWith('C')) || '').slice(1);
         // 57P03 cannot_connect_now (starting up / shutting down / recovery)
         return finish(code === '57P03' ? 'starting' : 'ready');
@@ -409,11 +416,10 @@ function probePg(port, timeoutMs = 2000) {
 }
 
 /** Kafka: Metadata v0 request; ready when at least one broker is registered */
-function probeKafka(port, timeoutMs = 2000) {
+function probeKafka(port, timeoutMs = 5000) {
   return new Promise((resolve) => {
     const sock = net.connect({ host: HOST, port });
     let buf = Buffer.alloc(0);
-    let connected = false;
     let settled = false;
     const finish = (r) => {
       if (settled) return;
@@ -421,10 +427,11 @@ function probeKafka(port, timeoutMs = 2000) {
       sock.destroy();
       resolve(r);
     };
-    sock.setTimeout(timeoutMs, () => finish(connected ? 'starting' : 'other'));
-    sock.once('error', (e) => finish(e.code === 'ECONNREFUSED' ? 'closed' : connected ? 'starting' : 'other'));
+    // a live broker answers within milliseconds; silence or a hang-up means "not Kafka" (e.g. an HTTP server)
+    sock.setTimeout(timeoutMs, () => finish('other'));
+    sock.once('error', (e) => finish(e.code === 'ECONNREFUSED' ? 'closed' : 'other'));
+    sock.once('close', () => finish('other'));
     sock.once('connect', () => {
-      connected = true;
       const clientId = Buffer.from('cairn-infra-probe');
       const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 4);
       let o = 0;
@@ -554,7 +561,11 @@ function findPgBin(cfg) {
     if (r.status === 0) cands.push(r.stdout.trim());
   }
   for (const d of cands) {
-    if (isExecutable(path.join(d, 'postgres')) && isExecutable(path.join(d, 'initdb')) && pgVersionOf(d) === cfg.pg.major)
+    if (
+      isExecutable(path.join(d, 'postgres')) &&
+      isExecutable(path.join(d, 'initdb')) &&
+      pgVersionOf(d) === cfg.pg.major
+    )
       return d;
   }
   return null;
@@ -578,9 +589,14 @@ async function installPg(cfg, log, cacheLogs) {
     fs.writeFileSync(cc, txt.replace(/^#?\s*create_main_cluster\s*=.*$/m, 'create_main_cluster = false'));
   }
   try {
-    await runLogged('apt-get', ['install', ...apt, '--no-install-recommends', `postgresql-${cfg.pg.major}`], { env, logFile });
+    await runLogged('apt-get', ['install', ...apt, '--no-install-recommends', `postgresql-${cfg.pg.major}`], {
+      env,
+      logFile,
+    });
   } catch (e) {
-    throw new MissingPrereq(`apt-get could not install postgresql-${cfg.pg.major}: ${e.message}\nInstall it manually: ${hint}`);
+    throw new MissingPrereq(
+      `apt-get could not install postgresql-${cfg.pg.major}: ${e.message}\nInstall it manually: ${hint}`,
+    );
   }
   const bin = findPgBin(cfg);
   if (!bin) throw new MissingPrereq(`PostgreSQL ${cfg.pg.major} still not found after apt-get. ${hint}`);
@@ -602,7 +618,16 @@ function pgRunAs(cfg, log) {
     const useradd = which('useradd') || '/usr/sbin/useradd';
     const r = spawnSync(
       useradd,
-      ['--system', '--user-group', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', cfg.pg.osUser],
+      [
+        '--system',
+        '--user-group',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        cfg.pg.osUser,
+      ],
       { encoding: 'utf8' },
     );
     if (r.status !== 0) throw new Error(`useradd ${cfg.pg.osUser} failed: ${r.stderr || r.error}`);
@@ -635,7 +660,22 @@ function ensureTraversable(dir, ids, log) {
 function psql(binDir, cfg, sql, db = 'postgres') {
   return spawnSync(
     path.join(binDir, 'psql'),
-    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', HOST, '-p', String(cfg.pg.port), '-U', cfg.pg.user, '-d', db, '-tAc', sql],
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      HOST,
+      '-p',
+      String(cfg.pg.port),
+      '-U',
+      cfg.pg.user,
+      '-d',
+      db,
+      '-tAc',
+      sql,
+    ],
     { encoding: 'utf8', env: childEnv({ PGPASSWORD: cfg.pg.password, PGCONNECT_TIMEOUT: '5' }), cwd: '/' },
   );
 }
@@ -657,9 +697,7 @@ function pgEngine(cfg, log) {
     readyTimeoutS: 60,
     probe: () => probePg(cfg.pg.port),
     livePid() {
-      return (
-        livePidFromFile(pidFile, 'postgres') || livePidFromFile(path.join(dataDir, 'postmaster.pid'), 'postgres')
-      );
+      return livePidFromFile(pidFile, 'postgres') || livePidFromFile(path.join(dataDir, 'postmaster.pid'), 'postgres');
     },
     async provision() {
       return findPgBin(cfg) || (await installPg(cfg, t, path.join(cfg.cacheDir, 'logs')));
@@ -684,7 +722,9 @@ function pgEngine(cfg, log) {
       } else {
         const v = Number((readText(path.join(dataDir, 'PG_VERSION')) || '').trim());
         if (v !== cfg.pg.major)
-          throw new Error(`${dataDir} holds a PostgreSQL ${v} cluster but ${cfg.pg.major} is configured; remove the dir to re-init`);
+          throw new Error(
+            `${dataDir} holds a PostgreSQL ${v} cluster but ${cfg.pg.major} is configured; remove the dir to re-init`,
+          );
         if (isRoot()) {
           const st = fs.statSync(dataDir);
           if (st.uid !== ids.uid) spawnSync('chown', ['-R', `${ids.uid}:${ids.gid}`, dataDir]);
@@ -745,7 +785,11 @@ function minioEngine(cfg, log) {
     probe: () => probeMinio(cfg.minio.port),
     async provision() {
       if (isExecutable(bin) && (readText(marker) || '').trim() === cfg.minio.version) return bin;
-      const go = requireCmd('go', 'Go >= 1.24 (to build MinIO once)', 'https://go.dev/doc/install (Debian 12 golang-go is too old)');
+      const go = requireCmd(
+        'go',
+        'Go >= 1.24 (to build MinIO once)',
+        'https://go.dev/doc/install (Debian 12 golang-go is too old)',
+      );
       t(`building github.com/minio/minio@${cfg.minio.version} with go install (first run only, several minutes)…`);
       fs.mkdirSync(binDir, { recursive: true });
       const env = childEnv({ GOBIN: binDir, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-buildvcs=false -trimpath' });
@@ -793,7 +837,9 @@ function minioEngine(cfg, log) {
 function pomXml(artifactId, deps, managed = []) {
   const dep = ([g, a, v]) =>
     `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`;
-  const dm = managed.length ? `  <dependencyManagement><dependencies>\n${managed.map(dep).join('\n')}\n  </dependencies></dependencyManagement>\n` : '';
+  const dm = managed.length
+    ? `  <dependencyManagement><dependencies>\n${managed.map(dep).join('\n')}\n  </dependencies></dependencyManagement>\n`
+    : '';
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!-- generated by cairn scripts/infra/engines.mjs -->
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -826,11 +872,20 @@ async function mavenClasspath({ dir, pom, title, log }) {
   fs.rmSync(cpFile, { force: true });
   await runLogged(
     mvn,
-    ['-B', '-ntp', '-f', pomFile, `${MVN_DEP_PLUGIN}:build-classpath`, `-Dmdep.outputFile=${cpFile}`, '-Dmdep.includeScope=runtime'],
+    [
+      '-B',
+      '-ntp',
+      '-f',
+      pomFile,
+      `${MVN_DEP_PLUGIN}:build-classpath`,
+      `-Dmdep.outputFile=${cpFile}`,
+      '-Dmdep.includeScope=runtime',
+    ],
     { env: childEnv(), cwd: dir, logFile: path.join(dir, 'mvn.log'), timeoutMs: 30 * 60 * 1000 },
   );
   const jars = (readText(cpFile) || '').trim().split(path.delimiter).filter(Boolean);
-  if (jars.length === 0) throw new Error(`maven produced an empty classpath for ${title}; see ${path.join(dir, 'mvn.log')}`);
+  if (jars.length === 0)
+    throw new Error(`maven produced an empty classpath for ${title}; see ${path.join(dir, 'mvn.log')}`);
   return jars;
 }
 
@@ -913,7 +968,11 @@ function kafkaEngine(cfg, log) {
           '',
         ].join('\n'),
       );
-      const jvm = [`-Dlog4j.configuration=file:${log4j}`, `-Dkafka.logs.dir=${path.join(home, 'logs')}`, '-Djava.awt.headless=true'];
+      const jvm = [
+        `-Dlog4j.configuration=file:${log4j}`,
+        `-Dkafka.logs.dir=${path.join(home, 'logs')}`,
+        '-Djava.awt.headless=true',
+      ];
       if (!exists(path.join(dataDir, 'meta.properties'))) {
         const idFile = path.join(home, 'cluster.id');
         let clusterId = (readText(idFile) || '').trim();
@@ -967,7 +1026,8 @@ function esEngine(cfg, log) {
     async provision() {
       const java = javaBin();
       const major = javaMajor(java);
-      if (major && major < 11) throw new MissingPrereq(`${java} is Java ${major}; Elasticsearch 7.10 needs Java 11+ (17 recommended)`);
+      if (major && major < 11)
+        throw new MissingPrereq(`${java} is Java ${major}; Elasticsearch 7.10 needs Java 11+ (17 recommended)`);
       const jars = await mavenClasspath({
         dir,
         title: `org.codelibs:elasticsearch-cluster-runner:${rv}`,
@@ -1080,7 +1140,9 @@ async function ensureOne(e, cfg, log, { fetchOnly = false } = {}) {
   }
   const pid = ownPid();
   if (state === 'other' && !pid) {
-    throw new Error(`port ${e.port} is in use by something that does not look like ${e.title}; free it or override the port`);
+    throw new Error(
+      `port ${e.port} is in use by something that does not look like ${e.title}; free it or override the port`,
+    );
   }
   if (pid || state === 'starting') {
     t(`starting already (${pid ? `pid ${pid}` : 'foreign process'}); waiting up to ${readyTimeoutS}s`);
@@ -1102,7 +1164,13 @@ async function ensureOne(e, cfg, log, { fetchOnly = false } = {}) {
   fs.writeFileSync(e.pidFile, `${started.proc.pid}\n`);
   t(`started pid ${started.proc.pid} (log ${e.logFile}); waiting up to ${readyTimeoutS}s`);
   try {
-    await waitReady({ title: e.title, probe: e.probe, timeoutS: readyTimeoutS, logFile: e.logFile, proc: started.proc });
+    await waitReady({
+      title: e.title,
+      probe: e.probe,
+      timeoutS: readyTimeoutS,
+      logFile: e.logFile,
+      proc: started.proc,
+    });
   } catch (err) {
     // lost a race for the port against another starter (e.g. a different cache dir)? then reuse theirs
     if (started.proc.state.exited && (await e.probe()) === 'ready') {
@@ -1133,7 +1201,9 @@ export async function ensureEngines({ log = console.log, only, writeEnv = true, 
   const env = infraEnv(cfg);
   const t0 = Date.now();
   await withLock(cfg.runDir, log, async () => {
-    const results = await Promise.allSettled(names.map((n) => ensureOne(engineFor(n, cfg, log), cfg, log, { fetchOnly })));
+    const results = await Promise.allSettled(
+      names.map((n) => ensureOne(engineFor(n, cfg, log), cfg, log, { fetchOnly })),
+    );
     const failed = results
       .map((r, i) => ({ r, name: names[i] }))
       .filter(({ r }) => r.status === 'rejected')

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { type AggregateRef, aggregateKey, parseAggregateKey } from '../core/aggregate.js';
 import type { Command } from '../core/domain/commands.js';
-import { type AggregateState, MUTATION_OF, decide, dependenciesOf, normalizeCommand, targetOf } from '../core/domain/index.js';
+import {
+  type AggregateState,
+  decide,
+  dependenciesOf,
+  MUTATION_OF,
+  normalizeCommand,
+  targetOf,
+} from '../core/domain/index.js';
 import type { InstanceState, OntologyClassState } from '../core/domain/types.js';
-import { type Commit, type Envelope, ENVELOPE_VERSION, newEventId } from '../core/envelope.js';
-import { BadUserInputError, ConflictError, NotFoundError, isEventAlreadyExists, isUnavailable } from '../core/errors.js';
+import { type Commit, ENVELOPE_VERSION, type Envelope, newEventId } from '../core/envelope.js';
+import {
+  BadUserInputError,
+  ConflictError,
+  isEventAlreadyExists,
+  isUnavailable,
+  NotFoundError,
+} from '../core/errors.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
 import type { SequenceStore } from '../ports/sequenceStore.js';
@@ -69,7 +82,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       new Map(states.map((s) => [(s as InstanceState | OntologyClassState).id, s.exists ? (s as S) : null]));
     return {
       databaseLive: database ? database.exists : undefined,
-      ontologyClass: ontologyClass && ontologyClass.exists ? (ontologyClass as OntologyClassState) : null,
+      ontologyClass: ontologyClass?.exists ? (ontologyClass as OntologyClassState) : null,
       referencedInstances: byId<InstanceState>(instances),
       targetClasses: byId<OntologyClassState>(targetClasses),
     };
@@ -99,7 +112,10 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     );
     if (!reservation.ok) {
       if (reservation.reason === 'has_live_children') {
-        throw new BadUserInputError('input', `${target.aggregateId} still has ${reservation.count} live children; delete them first`);
+        throw new BadUserInputError(
+          'input',
+          `${target.aggregateId} still has ${reservation.count} live children; delete them first`,
+        );
       }
       if (reservation.reason === 'not_live') {
         // Our view of a dependency was stale: deciding again on fresh states gives the precise error.
@@ -245,5 +261,10 @@ function buildCommit(
     causationId: commandEnvelope.eventId,
     payload: event.payload,
   }));
-  return { aggregateType: target.aggregateType, aggregateId: target.aggregateId, seq, envelopes: [commandEnvelope, ...domain] };
+  return {
+    aggregateType: target.aggregateType,
+    aggregateId: target.aggregateId,
+    seq,
+    envelopes: [commandEnvelope, ...domain],
+  };
 }

@@ -4,8 +4,8 @@ import { type AggregateState, initialState } from '../core/domain/index.js';
 import { stateToDoc } from '../core/projection.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { ProjectedDoc, ReadModel } from '../ports/readModel.js';
-import { canonicalJson } from './idempotency.js';
 import { applyCommits } from './aggregateRepository.js';
+import { canonicalJson } from './idempotency.js';
 
 export interface Drift {
   aggregateType: AggregateType;
@@ -47,12 +47,21 @@ export async function checkConsistency(
     const fixes: ProjectedDoc[] = [];
     for (const [type, list] of byType) {
       const expected = list.map(stateToDoc);
-      const actual = await deps.readModel.getMany(type, expected.map((d) => d.aggregateId));
+      const actual = await deps.readModel.getMany(
+        type,
+        expected.map((d) => d.aggregateId),
+      );
       expected.forEach((want, i) => {
         const got = actual[i] ?? null;
         const kind = driftKind(want, got);
         if (!kind) return;
-        report.drift.push({ aggregateType: type, aggregateId: want.aggregateId, storeSeq: want.seq, readModelSeq: got?.seq ?? null, kind });
+        report.drift.push({
+          aggregateType: type,
+          aggregateId: want.aggregateId,
+          storeSeq: want.seq,
+          readModelSeq: got?.seq ?? null,
+          kind,
+        });
         if (kind === 'missing' || kind === 'behind') fixes.push(want);
       });
     }

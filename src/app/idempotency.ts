@@ -30,7 +30,8 @@ export async function runIdempotent<T>(
     if (begun.state === 'completed') return begun.response as T;
     if (begun.state === 'mismatch') throw new IdempotencyKeyReusedError(request.key);
     if (begun.state === 'started') break;
-    if (Date.now() > deadline) throw new UnavailableError('idempotency', new Error('a request with this key is still running'));
+    if (Date.now() > deadline)
+      throw new UnavailableError('idempotency', new Error('a request with this key is still running'));
     await new Promise((r) => setTimeout(r, delay));
   }
   let result: T;

@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
+import { PROJECTOR_HANDLER } from '../../workers/projector.js';
 import { checkConsistency } from '../app/consistency.js';
 import { rebuildReadModel } from '../app/rebuild.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { readInfraEnv } from '../config/infraEnv.js';
 import { SETTINGS, type SettingSpec } from '../config/settings.js';
-import { type AggregateType, AGGREGATE_TYPES, aggregateKey } from '../core/aggregate.js';
+import { AGGREGATE_TYPES, type AggregateType, aggregateKey } from '../core/aggregate.js';
 import { serializeEnvelope } from '../core/envelope.js';
 import { createLogger } from '../observability/logger.js';
-import { PROJECTOR_HANDLER } from '../../workers/projector.js';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -27,7 +27,12 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { repair: { type: 'boolean' }, type: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      repair: { type: 'boolean' },
+      type: { type: 'string' },
+      id: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   const [command, ...rest] = positionals;
   if (!command || values.help) {
@@ -40,7 +45,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig({ ...readInfraEnv(), ...process.env });
   if (config.profile !== 'production') {
-    process.stderr.write('The CLI works on the production profile (set CAIRN_PROFILE=production and the engine variables).\n');
+    process.stderr.write(
+      'The CLI works on the production profile (set CAIRN_PROFILE=production and the engine variables).\n',
+    );
     return 2;
   }
   const logger = createLogger(config.logLevel);
@@ -69,8 +76,12 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'replay': {
         const type = values.type as AggregateType | undefined;
-        if (type && !AGGREGATE_TYPES.includes(type)) throw new Error(`--type must be one of ${AGGREGATE_TYPES.join(', ')}`);
-        const commits = values.id && type ? await adapters.eventStore.readAggregate({ aggregateType: type, aggregateId: values.id }) : adapters.eventStore.scan(type ? { aggregateType: type } : {});
+        if (type && !AGGREGATE_TYPES.includes(type))
+          throw new Error(`--type must be one of ${AGGREGATE_TYPES.join(', ')}`);
+        const commits =
+          values.id && type
+            ? await adapters.eventStore.readAggregate({ aggregateType: type, aggregateId: values.id })
+            : adapters.eventStore.scan(type ? { aggregateType: type } : {});
         let published = 0;
         let buffer: { key: string; value: string }[] = [];
         for await (const commit of commits) {
@@ -113,7 +124,9 @@ function configTable(): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     process.exit(1);
   },
 );

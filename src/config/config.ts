@@ -17,8 +17,23 @@ export interface Config {
   cacheSize: number;
   logLevel: string;
   postgres: { url: string; schema: string; poolSize: number };
-  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; forcePathStyle: boolean; bucket: string; prefix: string };
-  kafka: { brokers: string[]; clientId: string; eventsTopic: string; changesTopic: string; partitions: number; projectorGroup: string };
+  s3: {
+    endpoint: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    forcePathStyle: boolean;
+    bucket: string;
+    prefix: string;
+  };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    eventsTopic: string;
+    changesTopic: string;
+    partitions: number;
+    projectorGroup: string;
+  };
   elasticsearch: { url: string; indexPrefix: string };
   relay: { batchSize: number; pollIntervalMs: number };
   projector: { leaseMs: number; heartbeatMs: number; maxAttempts: number; retentionMs: number };
@@ -37,7 +52,8 @@ export function loadConfig(env: Env = process.env): Config {
   const raw = (spec: SettingSpec): string | undefined => {
     const value = env[spec.name];
     if (value !== undefined && value !== '') return value;
-    if (spec.production && profile === 'production') problems.push(`${spec.name} is required on the production profile: ${spec.doc}`);
+    if (spec.production && profile === 'production')
+      problems.push(`${spec.name} is required on the production profile: ${spec.doc}`);
     return spec.default;
   };
   const values = new Map<string, string>();
@@ -53,7 +69,11 @@ export function loadConfig(env: Env = process.env): Config {
   const s = (name: string): string => values.get(name) ?? '';
   const n = (name: string): number => Number(s(name));
   const b = (name: string): boolean => /^(true|1|yes)$/i.test(s(name));
-  const list = (name: string): string[] => s(name).split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (name: string): string[] =>
+    s(name)
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   return {
     profile,
     roles: list('CAIRN_ROLES') as Role[],
@@ -109,7 +129,10 @@ function check(spec: SettingSpec, value: string): string | null {
     case 'enum':
       return spec.values?.includes(value) ? null : `must be one of ${spec.values?.join(', ')}`;
     case 'list': {
-      const items = value.split(',').map((x) => x.trim()).filter(Boolean);
+      const items = value
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (items.length === 0) return 'must not be empty';
       const bad = spec.values ? items.filter((x) => !spec.values?.includes(x)) : [];
       return bad.length ? `unknown ${bad.join(', ')}; allowed: ${spec.values?.join(', ')}` : null;

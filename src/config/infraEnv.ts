@@ -15,4 +15,3 @@ export function readInfraEnv(): Record<string, string> {
     .map((m) => [m[1]!, m[2]!] as const);
   return Object.fromEntries(pairs);
 }
-

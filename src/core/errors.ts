@@ -34,11 +34,9 @@ export class CairnError extends Error {
 
 export class ConflictError extends CairnError {
   constructor(aggregateId: string, expectedSeq: number, actualSeq: number) {
-    super(
-      'CONFLICT',
-      `Conflict on ${aggregateId}: expected seq ${expectedSeq}, actual seq ${actualSeq}`,
-      { extensions: { aggregateId, expectedSeq, actualSeq } },
-    );
+    super('CONFLICT', `Conflict on ${aggregateId}: expected seq ${expectedSeq}, actual seq ${actualSeq}`, {
+      extensions: { aggregateId, expectedSeq, actualSeq },
+    });
   }
 }
 
@@ -92,5 +90,4 @@ export class EventAlreadyExistsError extends CairnError {
 export const isCairnError = (e: unknown): e is CairnError => e instanceof CairnError;
 export const isConflict = (e: unknown): e is CairnError => isCairnError(e) && e.code === 'CONFLICT';
 export const isUnavailable = (e: unknown): e is UnavailableError => e instanceof UnavailableError;
-export const isEventAlreadyExists = (e: unknown): e is EventAlreadyExistsError =>
-  e instanceof EventAlreadyExistsError;
+export const isEventAlreadyExists = (e: unknown): e is EventAlreadyExistsError => e instanceof EventAlreadyExistsError;

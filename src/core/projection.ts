@@ -1,7 +1,7 @@
+import type { ProjectedDoc } from '../ports/readModel.js';
 import { splitAggregateId } from './aggregate.js';
 import type { AggregateState } from './domain/index.js';
 import type { DatabaseState, InstanceState, OntologyClassState, PropertyDefinition } from './domain/types.js';
-import type { ProjectedDoc } from '../ports/readModel.js';
 
 /**
  * The read-model document of an aggregate state, and back. Mutations answer with `stateToDoc` of the
@@ -49,7 +49,12 @@ export function stateToDoc(state: AggregateState): ProjectedDoc {
 }
 
 export function docToState(doc: ProjectedDoc): AggregateState {
-  const meta = { seq: doc.seq, exists: !doc.deleted, createdAt: doc.createdAt || null, updatedAt: doc.updatedAt || null };
+  const meta = {
+    seq: doc.seq,
+    exists: !doc.deleted,
+    createdAt: doc.createdAt || null,
+    updatedAt: doc.updatedAt || null,
+  };
   const { database, id } = splitAggregateId(doc.aggregateId);
   const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   switch (doc.aggregateType) {

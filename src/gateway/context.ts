@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
-import type { AggregateType } from '../core/aggregate.js';
 import type { CommandService } from '../app/commandService.js';
+import type { AggregateType } from '../core/aggregate.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { ProjectedDoc, ReadModel } from '../ports/readModel.js';
@@ -23,7 +23,10 @@ export interface GatewayContext extends GatewayServices {
   docs: (type: AggregateType) => DataLoader<string, ProjectedDoc | null>;
 }
 
-export function createRequestContext(services: GatewayServices, identity: { actor: string; correlationId: string }): GatewayContext {
+export function createRequestContext(
+  services: GatewayServices,
+  identity: { actor: string; correlationId: string },
+): GatewayContext {
   const loaders = new Map<AggregateType, DataLoader<string, ProjectedDoc | null>>();
   return {
     ...services,
@@ -31,7 +34,9 @@ export function createRequestContext(services: GatewayServices, identity: { acto
     docs(type) {
       let loader = loaders.get(type);
       if (!loader) {
-        loader = new DataLoader((ids: readonly string[]) => services.readModel.getMany(type, [...ids]), { maxBatchSize: 1000 });
+        loader = new DataLoader((ids: readonly string[]) => services.readModel.getMany(type, [...ids]), {
+          maxBatchSize: 1000,
+        });
         loaders.set(type, loader);
       }
       return loader;

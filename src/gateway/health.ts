@@ -32,7 +32,12 @@ export async function checkHealth(
         return { name, critical, status: 'up' as const, detail: detail ?? 'ok' };
       } catch (e) {
         const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
-        return { name, critical, status: 'down' as const, detail: `${e instanceof Error ? e.message : String(e)}${cause}` };
+        return {
+          name,
+          critical,
+          status: 'down' as const,
+          detail: `${e instanceof Error ? e.message : String(e)}${cause}`,
+        };
       } finally {
         clearTimeout(timer);
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws';
 import { resolvers } from '../../resolvers/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type GatewayContext, type GatewayServices, createRequestContext } from './context.js';
+import { createRequestContext, type GatewayContext, type GatewayServices } from './context.js';
 import { createErrorFormatter, withoutStacktrace } from './errors.js';
 import type { HealthReport } from './health.js';
 import { loadTypeDefs } from './schema.js';
@@ -88,7 +88,8 @@ export async function startHttpServer(deps: {
     handle(req, res).catch((e) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) logger.error('http handler failed', { error: e });
-      if (!res.headersSent) sendJson(res, status, { errors: [{ message: e instanceof HttpError ? e.message : 'Internal server error' }] });
+      if (!res.headersSent)
+        sendJson(res, status, { errors: [{ message: e instanceof HttpError ? e.message : 'Internal server error' }] });
       else res.end();
     });
   });
@@ -107,7 +108,8 @@ export async function startHttpServer(deps: {
     if (url.pathname !== '/graphql' || !graphql || !services) throw new HttpError(404, 'Not found');
     const body = req.method === 'POST' ? await readJsonBody(req, options.maxBodyBytes) : undefined;
     const headers = new HeaderMap();
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     const correlationId = headerValue(req, 'x-correlation-id') ?? randomUUID();
     const result = await graphql.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
@@ -189,4 +191,3 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
 }
-

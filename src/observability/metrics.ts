@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Every Prometheus metric Cairn exports, on one registry per process (served at /metrics). */
 export function createMetrics() {
@@ -7,17 +7,65 @@ export function createMetrics() {
   const ms = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].map((x) => x / 1000);
   return {
     registry,
-    graphqlRequests: new Counter({ name: 'cairn_graphql_operations_total', help: 'GraphQL operations by type and outcome', labelNames: ['operation', 'outcome'], registers: [registry] }),
-    mutationSeconds: new Histogram({ name: 'cairn_mutation_duration_seconds', help: 'Command handling time until acknowledged', labelNames: ['mutation', 'outcome'], buckets: ms, registers: [registry] }),
-    relayPublished: new Counter({ name: 'cairn_relay_published_envelopes_total', help: 'Envelopes the relay published to the transport', registers: [registry] }),
-    relayBacklog: new Gauge({ name: 'cairn_relay_backlog', help: 'Unpublished commits seen at the last relay poll', registers: [registry] }),
-    relayLastPublish: new Gauge({ name: 'cairn_relay_last_publish_timestamp_seconds', help: 'When the relay last published', registers: [registry] }),
-    projectorApplied: new Counter({ name: 'cairn_projector_applied_events_total', help: 'Domain events applied to the read model', registers: [registry] }),
-    projectorSkipped: new Counter({ name: 'cairn_projector_skipped_events_total', help: 'Events skipped as duplicate or stale', labelNames: ['reason'], registers: [registry] }),
-    projectorRepairs: new Counter({ name: 'cairn_projector_gap_repairs_total', help: 'Aggregates re-folded from the event store after a seq gap', registers: [registry] }),
-    projectorParked: new Counter({ name: 'cairn_projector_parked_events_total', help: 'Events parked after repeated failures', registers: [registry] }),
-    projectorFailures: new Counter({ name: 'cairn_projector_failures_total', help: 'Failed projection attempts', registers: [registry] }),
-    subscriptions: new Gauge({ name: 'cairn_subscriptions_active', help: 'Open GraphQL subscriptions', registers: [registry] }),
+    graphqlRequests: new Counter({
+      name: 'cairn_graphql_operations_total',
+      help: 'GraphQL operations by type and outcome',
+      labelNames: ['operation', 'outcome'],
+      registers: [registry],
+    }),
+    mutationSeconds: new Histogram({
+      name: 'cairn_mutation_duration_seconds',
+      help: 'Command handling time until acknowledged',
+      labelNames: ['mutation', 'outcome'],
+      buckets: ms,
+      registers: [registry],
+    }),
+    relayPublished: new Counter({
+      name: 'cairn_relay_published_envelopes_total',
+      help: 'Envelopes the relay published to the transport',
+      registers: [registry],
+    }),
+    relayBacklog: new Gauge({
+      name: 'cairn_relay_backlog',
+      help: 'Unpublished commits seen at the last relay poll',
+      registers: [registry],
+    }),
+    relayLastPublish: new Gauge({
+      name: 'cairn_relay_last_publish_timestamp_seconds',
+      help: 'When the relay last published',
+      registers: [registry],
+    }),
+    projectorApplied: new Counter({
+      name: 'cairn_projector_applied_events_total',
+      help: 'Domain events applied to the read model',
+      registers: [registry],
+    }),
+    projectorSkipped: new Counter({
+      name: 'cairn_projector_skipped_events_total',
+      help: 'Events skipped as duplicate or stale',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    projectorRepairs: new Counter({
+      name: 'cairn_projector_gap_repairs_total',
+      help: 'Aggregates re-folded from the event store after a seq gap',
+      registers: [registry],
+    }),
+    projectorParked: new Counter({
+      name: 'cairn_projector_parked_events_total',
+      help: 'Events parked after repeated failures',
+      registers: [registry],
+    }),
+    projectorFailures: new Counter({
+      name: 'cairn_projector_failures_total',
+      help: 'Failed projection attempts',
+      registers: [registry],
+    }),
+    subscriptions: new Gauge({
+      name: 'cairn_subscriptions_active',
+      help: 'Open GraphQL subscriptions',
+      registers: [registry],
+    }),
   };
 }
 

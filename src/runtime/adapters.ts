@@ -1,3 +1,4 @@
+import type { HealthCheck } from '../gateway/health.js';
 import type { AppendSignal } from '../ports/appendSignal.js';
 import type { ChangeFeed } from '../ports/changeFeed.js';
 import type { EventStore } from '../ports/eventStore.js';
@@ -6,7 +7,6 @@ import type { ReadModel } from '../ports/readModel.js';
 import type { ProcessedEventRegistry } from '../ports/registry.js';
 import type { SequenceStore } from '../ports/sequenceStore.js';
 import type { Transport } from '../ports/transport.js';
-import type { HealthCheck } from '../gateway/health.js';
 
 /** One adapter per port, as a profile builds them, plus their health probes and shutdown. */
 export interface Adapters {
@@ -25,4 +25,13 @@ export interface Adapters {
   /** Only one process writes (cached states of other aggregates can be trusted). */
   singleWriter: boolean;
   close(): Promise<void>;
+}
+
+/** A health probe that pings a dependency and, when it answers, reports what was reached. */
+export function probe(ping: () => Promise<unknown>, detail: string, critical = true) {
+  const check: HealthCheck = async () => {
+    await ping();
+    return detail;
+  };
+  return { check, critical };
 }

@@ -1,3 +1,5 @@
+import { createProjector, PROJECTOR_HANDLER } from '../../workers/projector.js';
+import { createRelay } from '../../workers/relay.js';
 import { createAggregateRepository } from '../app/aggregateRepository.js';
 import { createCommandService } from '../app/commandService.js';
 import { rebuildReadModel } from '../app/rebuild.js';
@@ -6,9 +8,7 @@ import { createChangeHub } from '../gateway/changeHub.js';
 import { checkHealth } from '../gateway/health.js';
 import { type RunningServer, startHttpServer } from '../gateway/server.js';
 import type { Logger } from '../observability/logger.js';
-import { type Metrics, createMetrics } from '../observability/metrics.js';
-import { PROJECTOR_HANDLER, createProjector } from '../../workers/projector.js';
-import { createRelay } from '../../workers/relay.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
 import type { Adapters } from './adapters.js';
 
 export interface RunningCairn {
@@ -95,7 +95,12 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     health,
     metrics,
     logger,
-    options: { port: config.port, host: config.host, maxBodyBytes: config.maxBodyBytes, introspection: config.introspection },
+    options: {
+      port: config.port,
+      host: config.host,
+      maxBodyBytes: config.maxBodyBytes,
+      introspection: config.introspection,
+    },
   });
 
   return {

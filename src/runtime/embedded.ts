@@ -8,7 +8,7 @@ import { createMemoryRegistry } from '../adapters/registry/memory.js';
 import { createLocalSequenceStore } from '../adapters/sequenceStore/local.js';
 import { createInProcessTransport } from '../adapters/transport/inProcess.js';
 import type { Config } from '../config/config.js';
-import type { Adapters } from './adapters.js';
+import { type Adapters, probe } from './adapters.js';
 
 /** The embedded profile: the same ports on a local directory and in-process engines. */
 export async function createEmbeddedAdapters(config: Config): Promise<Adapters> {
@@ -28,9 +28,9 @@ export async function createEmbeddedAdapters(config: Config): Promise<Adapters> 
     changeFeed: createInProcessChangeFeed(),
     appendSignal: createInProcessAppendSignal(),
     health: {
-      eventStore: { check: async () => (await eventStore.ping(), `directory ${dir}`), critical: true },
-      sequenceStore: { check: async () => (await sequenceStore.ping(), 'local journal'), critical: true },
-      readModel: { check: async () => (await readModel.ping(), 'in-process index'), critical: true },
+      eventStore: probe(() => eventStore.ping(), `directory ${dir}`),
+      sequenceStore: probe(() => sequenceStore.ping(), 'local journal'),
+      readModel: probe(() => readModel.ping(), 'in-process index'),
     },
     rebuildAtStart: true,
     singleWriter: true,

@@ -1,6 +1,5 @@
 import { Agent } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
-import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
@@ -10,12 +9,13 @@ import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
 import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
+import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { createPostgresRegistry } from '../adapters/registry/postgres.js';
 import { createPostgresSequenceStore } from '../adapters/sequenceStore/postgres.js';
 import { createKafkaTransport } from '../adapters/transport/kafka.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
-import type { Adapters } from './adapters.js';
+import { type Adapters, probe } from './adapters.js';
 
 /** The engine clients of the production profile, built once here and handed to the adapters. */
 export function createClients(config: Config) {
@@ -49,7 +49,11 @@ export function createClients(config: Config) {
     requestTimeout: Math.max(timeout, 5_000),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
   });
-  const elasticsearch = new ElasticsearchClient({ node: config.elasticsearch.url, requestTimeout: timeout, maxRetries: 1 });
+  const elasticsearch = new ElasticsearchClient({
+    node: config.elasticsearch.url,
+    requestTimeout: timeout,
+    maxRetries: 1,
+  });
   return { s3, pool, kafka, elasticsearch };
 }
 
@@ -60,9 +64,20 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
   await retryStartup('postgres migrations', logger, () => migrate(pool, { schema }));
   await retryStartup('s3 bucket', logger, () => ensureBucket(s3, config.s3.bucket));
   const eventStore = createS3EventStore({ s3, bucket: config.s3.bucket, prefix: config.s3.prefix });
-  const readModel = createElasticsearchReadModel({ client: elasticsearch, indexPrefix: config.elasticsearch.indexPrefix });
-  const transport = createKafkaTransport({ kafka, topic: config.kafka.eventsTopic, partitions: config.kafka.partitions });
-  const changeFeed = createKafkaChangeFeed({ kafka, topic: config.kafka.changesTopic, partitions: config.kafka.partitions });
+  const readModel = createElasticsearchReadModel({
+    client: elasticsearch,
+    indexPrefix: config.elasticsearch.indexPrefix,
+  });
+  const transport = createKafkaTransport({
+    kafka,
+    topic: config.kafka.eventsTopic,
+    partitions: config.kafka.partitions,
+  });
+  const changeFeed = createKafkaChangeFeed({
+    kafka,
+    topic: config.kafka.changesTopic,
+    partitions: config.kafka.partitions,
+  });
   const sequenceStore = createPostgresSequenceStore({ pool, schema });
   return {
     eventStore,
@@ -74,10 +89,10 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     changeFeed,
     appendSignal: createPostgresAppendSignal({ pool }),
     health: {
-      s3: { check: async () => (await eventStore.ping(), `bucket ${config.s3.bucket}`), critical: true },
-      postgres: { check: async () => (await sequenceStore.ping(), `schema ${schema}`), critical: true },
-      kafka: { check: async () => (await transport.ping(), config.kafka.brokers.join(',')), critical: true },
-      elasticsearch: { check: async () => (await readModel.ping(), config.elasticsearch.url), critical: true },
+      s3: probe(() => eventStore.ping(), `bucket ${config.s3.bucket}`),
+      postgres: probe(() => sequenceStore.ping(), `schema ${schema}`),
+      kafka: probe(() => transport.ping(), config.kafka.brokers.join(',')),
+      elasticsearch: probe(() => readModel.ping(), config.elasticsearch.url),
     },
     rebuildAtStart: false,
     singleWriter: false,

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { createLocalEventStore } from '../../src/adapters/eventStore/local.js';
-import { type LocalIdempotencyStore, createLocalIdempotencyStore } from '../../src/adapters/idempotencyStore/local.js';
-import { type LocalSequenceStore, createLocalSequenceStore } from '../../src/adapters/sequenceStore/local.js';
-import { type WritePathPorts, describeWritePath } from './writePath.suite.js';
+import { createLocalIdempotencyStore, type LocalIdempotencyStore } from '../../src/adapters/idempotencyStore/local.js';
+import { createLocalSequenceStore, type LocalSequenceStore } from '../../src/adapters/sequenceStore/local.js';
+import { describeWritePath, type WritePathPorts } from './writePath.suite.js';
 
 let dir: string;
 let ports: WritePathPorts & { sequenceStore: LocalSequenceStore; idempotencyStore: LocalIdempotencyStore };

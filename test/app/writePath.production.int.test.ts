@@ -7,7 +7,7 @@ import { migrate } from '../../src/adapters/postgres/migrate.js';
 import { quoteIdent } from '../../src/adapters/postgres/sql.js';
 import { createPostgresSequenceStore } from '../../src/adapters/sequenceStore/postgres.js';
 import { randomId } from '../support/ids.js';
-import { type WritePathPorts, describeWritePath } from './writePath.suite.js';
+import { describeWritePath, type WritePathPorts } from './writePath.suite.js';
 
 const schema = randomId('cairn_wp_');
 let pool: pg.Pool;

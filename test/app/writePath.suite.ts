@@ -38,7 +38,10 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       { type: 'CreateOntologyClass', input: { database: db, id: 'c', properties: [{ name: 'n', type: 'INT' }] } },
       meta,
     );
-    await svc.execute({ type: 'CreateInstance', input: { database: db, classId: 'c', id: 'i', properties: { n: 0 } } }, meta);
+    await svc.execute(
+      { type: 'CreateInstance', input: { database: db, classId: 'c', id: 'i', properties: { n: 0 } } },
+      meta,
+    );
     return db;
   };
   const update = (db: string, expectedSeq: number, n: number): Command => ({
@@ -47,13 +50,19 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
   });
   const seqs = async (db: string) =>
     (await ports().eventStore.readAggregate({ aggregateType: 'INSTANCE', aggregateId: `${db}/i` })).map((c) => c.seq);
-  const codeOf = (p: Promise<unknown>) => p.then(() => 'OK', (e: unknown) => (e instanceof CairnError ? e.code : String(e)));
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'OK',
+      (e: unknown) => (e instanceof CairnError ? e.code : String(e)),
+    );
 
   describe(`write path (${name})`, () => {
     it('lets exactly one of 20 concurrent updates with one expectedSeq win; the rest are CONFLICT', async () => {
       const svc = service();
       const db = await seed(svc);
-      const results = await Promise.all(Array.from({ length: 20 }, (_, k) => codeOf(svc.execute(update(db, 1, k), meta))));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, k) => codeOf(svc.execute(update(db, 1, k), meta))),
+      );
       expect(results.filter((r) => r === 'OK')).toHaveLength(1);
       expect(results.filter((r) => r === 'CONFLICT')).toHaveLength(19);
       expect(await seqs(db)).toEqual([1, 2]);

@@ -158,6 +158,34 @@ describe.each(profiles)('ontology classes (%s)', (profile) => {
     expect(read).toEqual(res.ontologyClass);
   });
 
+  it('adding a property that already exists is BAD_USER_INPUT', async () => {
+    const { database } = await api().newDatabase();
+    await api().newClass(database.name, 'doc', [{ name: 'a', type: 'STRING' }]);
+    expectError(
+      await api().updateOntologyClass({
+        database: database.name,
+        id: 'doc',
+        expectedSeq: 1,
+        addProperties: [{ name: 'a', type: 'INT' }],
+      }),
+      'BAD_USER_INPUT',
+    );
+    expect(await api().eventsOf('ONTOLOGY_CLASS', `${database.name}/doc`)).toHaveLength(2);
+  });
+
+  it('instances are validated against the re-created class, not the deleted one', async () => {
+    const { database } = await api().newDatabase();
+    await api().newClass(database.name, 'doc', [{ name: 'a', type: 'STRING' }]);
+    expectData(await api().deleteOntologyClass({ database: database.name, id: 'doc', expectedSeq: 1 }));
+    await api().newClass(database.name, 'doc', [{ name: 'b', type: 'INT', required: true }]);
+    expectError(
+      await api().createInstance({ database: database.name, classId: 'doc', properties: { a: 'old' } }),
+      'BAD_USER_INPUT',
+    );
+    const ok = await api().newInstance(database.name, 'doc', { b: 1 });
+    expect(ok.instance.properties).toEqual({ b: 1 });
+  });
+
   it('updateOntologyClass with a stale expectedSeq is CONFLICT; of a missing class NOT_FOUND', async () => {
     const { database } = await api().newDatabase();
     await api().newClass(database.name, 'doc', []);

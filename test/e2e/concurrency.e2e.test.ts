@@ -102,6 +102,115 @@ describe.each(profiles)('concurrency (%s)', (profile) => {
     expect(expectData(await api().instance(db, id, 11)).instance?.properties).toEqual({ v: 10 });
   });
 
+  describe('invariants across aggregates hold under races', () => {
+    const ROUNDS = 8;
+    const CREATES = 8;
+
+    it('a class deleted while instances are created: never a live instance of a deleted class', async () => {
+      const violations: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const cls = randomId('c');
+        await api().newClass(db, cls, [{ name: 'v', type: 'INT' }]);
+        const [del, ...creates] = await Promise.all([
+          api(round % 2).deleteOntologyClass({ database: db, id: cls, expectedSeq: 1 }),
+          ...Array.from({ length: CREATES }, (_, i) =>
+            api((round + i + 1) % 2).createInstance({
+              database: db,
+              classId: cls,
+              id: `${cls}-${i}`,
+              properties: { v: i },
+            }),
+          ),
+        ]);
+        const created = creates.filter((r) => !r.body.errors).length;
+        if (!del!.body.errors && created > 0)
+          violations.push(`round ${round}: class deleted and ${created} instance(s) created`);
+        if (del!.body.errors) expect(del!.body.errors[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      }
+      expect(violations).toEqual([]);
+    });
+
+    it('a required property added while instances are created: every live instance has it', async () => {
+      const violations: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const cls = randomId('c');
+        await api().newClass(db, cls, [{ name: 'v', type: 'INT' }]);
+        const [upd, ...creates] = await Promise.all([
+          api(round % 2).updateOntologyClass({
+            database: db,
+            id: cls,
+            expectedSeq: 1,
+            addProperties: [{ name: 'must', type: 'STRING', required: true }],
+          }),
+          ...Array.from({ length: CREATES }, (_, i) =>
+            api((round + i + 1) % 2).createInstance({
+              database: db,
+              classId: cls,
+              id: `${cls}-${i}`,
+              properties: { v: i },
+            }),
+          ),
+        ]);
+        const created = creates.filter((r) => !r.body.errors).length;
+        if (!upd!.body.errors && created > 0) {
+          violations.push(`round ${round}: required "must" added and ${created} instance(s) without it created`);
+        }
+      }
+      expect(violations).toEqual([]);
+    });
+
+    it('a property removed while instances are created: no live instance keeps an undefined property', async () => {
+      const violations: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const cls = randomId('c');
+        await api().newClass(db, cls, [
+          { name: 'v', type: 'INT' },
+          { name: 'old', type: 'STRING' },
+        ]);
+        const [upd, ...creates] = await Promise.all([
+          api(round % 2).updateOntologyClass({ database: db, id: cls, expectedSeq: 1, removeProperties: ['old'] }),
+          ...Array.from({ length: CREATES }, (_, i) =>
+            api((round + i + 1) % 2).createInstance({
+              database: db,
+              classId: cls,
+              id: `${cls}-${i}`,
+              properties: { v: i, old: 'x' },
+            }),
+          ),
+        ]);
+        const payloads = creates.filter((r) => !r.body.errors).map((r) => expectData(r).createInstance);
+        const stale = payloads.filter((p) => 'old' in p.instance.properties);
+        // Removing a property from a class whose instances use it is allowed, so an instance committed
+        // before the removal may keep "old". One committed after it (write-side timestamps) may not.
+        const removed = upd!.body.errors ? null : expectData(upd!).updateOntologyClass;
+        if (removed) {
+          const removedAt = Date.parse(removed.ontologyClass.updatedAt);
+          const late = stale.filter((p) => Date.parse(p.instance.createdAt) > removedAt);
+          if (late.length > 0)
+            violations.push(`round ${round}: ${late.length} instance(s) created with "old" after it was removed`);
+        }
+      }
+      expect(violations).toEqual([]);
+    });
+
+    it('a database deleted while classes are created: never a live class in a deleted database', async () => {
+      const violations: string[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const name = (await api().newDatabase()).database.name;
+        const [del, ...creates] = await Promise.all([
+          api(round % 2).deleteDatabase({ name, expectedSeq: 1 }),
+          ...Array.from({ length: CREATES }, (_, i) =>
+            api((round + i + 1) % 2).createOntologyClass({ database: name, id: `c${i}`, properties: [] }),
+          ),
+        ]);
+        const created = creates.filter((r) => !r.body.errors).length;
+        if (!del!.body.errors && created > 0)
+          violations.push(`round ${round}: database deleted and ${created} class(es) created`);
+      }
+      expect(violations).toEqual([]);
+    });
+  });
+
   it('racing updates on many aggregates: per aggregate exactly one winner', async () => {
     const ids = Array.from({ length: 5 }, () => randomId('i'));
     for (const id of ids) await api().newInstance(db, 'k', { v: 0 }, id);

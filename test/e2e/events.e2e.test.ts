@@ -108,6 +108,10 @@ describe.each(profiles)('events (%s)', (profile) => {
     expect(await api().eventsOf('INSTANCE', `${db}/${id}`, { first: 1000 })).toEqual(all);
   });
 
+  it('a negative fromSeq is BAD_USER_INPUT', async () => {
+    expectError(await api().events('INSTANCE', `${db}/x`, { fromSeq: -1 }), 'BAD_USER_INPUT');
+  });
+
   it('first above 1,000 or negative is BAD_USER_INPUT', async () => {
     expectError(await api().events('INSTANCE', `${db}/x`, { first: 1001 }), 'BAD_USER_INPUT');
     expectError(await api().events('INSTANCE', `${db}/x`, { first: -1 }), 'BAD_USER_INPUT');

@@ -38,6 +38,11 @@ export interface ClusterOptions {
   gateways?: 1 | 2;
   /** Extra environment for every process. */
   env?: Record<string, string>;
+  /**
+   * Start the gateways at the same time rather than one after the other (default false: the suite's
+   * other tests should not depend on concurrent start-up, which `startup.e2e.test.ts` tests on its own).
+   */
+  parallelGatewayStart?: boolean;
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -207,9 +212,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   async function start(): Promise<void> {
     try {
-      // Workers one after the other (the first runs the migrations), then the gateways together.
+      // Workers one after the other (the first runs the migrations), then the gateways.
       for (const w of workers) await startProc(w, timeoutMs);
-      const urls = await Promise.all(gatewayProcs.map((g) => startProc(g, timeoutMs)));
+      const urls: string[] = [];
+      if (options.parallelGatewayStart)
+        urls.push(...(await Promise.all(gatewayProcs.map((g) => startProc(g, timeoutMs)))));
+      else for (const g of gatewayProcs) urls.push(await startProc(g, timeoutMs));
       gateways.splice(0, gateways.length, ...urls.map(endpoint));
     } catch (e) {
       await Promise.allSettled(all().map(stopProc));

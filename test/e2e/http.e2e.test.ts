@@ -63,6 +63,38 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
     expectNoLeak(res);
   });
 
+  it('a request whose query or variables have the wrong JSON type is 400', async () => {
+    expect((await post('{"query": 1}')).status).toBe(400);
+    expect((await post('{"query": "{ __typename }", "variables": [1]}')).status).toBe(400);
+  });
+
+  it('application/json with a charset parameter is served', async () => {
+    const res = await post(JSON.stringify({ query: '{ __typename }' }), {
+      'content-type': 'application/json; charset=utf-8',
+    });
+    expect(expectData(res)).toEqual({ __typename: 'Query' });
+  });
+
+  it('operationName selects one operation of a document', async () => {
+    const res = await post(
+      JSON.stringify({ query: 'query A { a: __typename } query B { b: __typename }', operationName: 'B' }),
+    );
+    expect(expectData(res)).toEqual({ b: 'Query' });
+  });
+
+  it('with Accept: application/graphql-response+json, a validation failure is a 4xx', async () => {
+    const name = randomId('db');
+    const res = await api().request(
+      `mutation { createDatabase(input: { name: "${name}", color: "red" }) { seq } }`,
+      undefined,
+      {
+        accept: 'application/graphql-response+json',
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(errorCodes(res).length).toBeGreaterThan(0);
+  });
+
   it('a body without a query is 400', async () => {
     expect((await post('{"variables": {}}')).status).toBe(400);
     expect((await post('[1, 2]')).status).toBe(400);
@@ -182,6 +214,19 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
     // Deeply nested JSON may be accepted or refused, but never an internal error.
     if (res.body.errors) expectRefused(res);
     expectNoLeak(res);
+  });
+
+  it('a __proto__ property is refused as an unknown property and pollutes nothing', async () => {
+    const { database } = await api().newDatabase();
+    await api().newClass(database.name, 'k', [{ name: 'v', type: 'INT' }]);
+    // Raw JSON: a JS object literal would set the prototype instead of adding a key.
+    const body = `{"query": ${JSON.stringify(OPS.createInstance)}, "variables": {"input": {"database": "${database.name}",
+      "classId": "k", "id": "p", "properties": {"__proto__": {"v": "polluted", "isAdmin": true}}}}}`;
+    const res = await post(body);
+    expectError(res, 'BAD_USER_INPUT');
+    const ok = await api().newInstance(database.name, 'k', { v: 1 }, 'q');
+    expect(ok.instance.properties).toEqual({ v: 1 });
+    expect(await api().eventsOf('INSTANCE', `${database.name}/p`)).toEqual([]);
   });
 
   it('introspection is on, and the contract’s type names exist', async () => {

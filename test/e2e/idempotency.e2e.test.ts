@@ -9,7 +9,10 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
 
   beforeAll(async () => {
     db = (await api().newDatabase()).database.name;
-    await api().newClass(db, 'k', [{ name: 'v', type: 'INT' }]);
+    await api().newClass(db, 'k', [
+      { name: 'v', type: 'INT' },
+      { name: 'w', type: 'STRING' },
+    ]);
   });
 
   it('the same key with the same input returns the first answer and appends nothing', async () => {
@@ -26,6 +29,23 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
     const third = expectData(await api(1).createDatabase(input)).createDatabase;
     expect(third).toEqual(first);
     expect(await api().eventsOf('DATABASE', name)).toEqual(events);
+  });
+
+  it('"same input" is the same JSON object: key order inside properties does not matter', async () => {
+    const key = randomId('key');
+    const id = randomId('i');
+    const first = expectData(
+      await api().request<{ createInstance: unknown }>(
+        'mutation($input: CreateInstanceInput!) { createInstance(input: $input) { seq eventId instance { id properties } } }',
+        { input: { database: db, classId: 'k', id, properties: { v: 1, w: 'a' }, idempotencyKey: key } },
+      ),
+    );
+    const second = await api().request<{ createInstance: unknown }>(
+      'mutation($input: CreateInstanceInput!) { createInstance(input: $input) { seq eventId instance { id properties } } }',
+      { input: { idempotencyKey: key, properties: { w: 'a', v: 1 }, id, classId: 'k', database: db } },
+    );
+    expect(expectData(second)).toEqual(first);
+    expect(await api().eventsOf('INSTANCE', `${db}/${id}`)).toHaveLength(2);
   });
 
   it('the same key with another input is IDEMPOTENCY_KEY_REUSED and appends nothing', async () => {
@@ -131,6 +151,28 @@ describe.each(profiles)('idempotency keys (%s)', (profile) => {
       expect(events).toHaveLength(2);
       expect(events[0]).toMatchObject({ kind: 'COMMAND', idempotencyKey: key });
     }
+  });
+
+  it('concurrent requests with one key and different inputs: one executes, the others IDEMPOTENCY_KEY_REUSED', async () => {
+    const key = randomId('key');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        api(i % 2).createInstance({ database: db, classId: 'k', properties: { v: 100 + i }, idempotencyKey: key }),
+      ),
+    );
+    const ok = results.filter((r) => !r.body.errors);
+    expect(ok).toHaveLength(1);
+    for (const r of results.filter((x) => x.body.errors)) expectError(r, 'IDEMPOTENCY_KEY_REUSED');
+    const created = expectData(ok[0]!).createInstance;
+    await api().settle(db, [{ id: created.instance.id, seq: 1 }]);
+    const listed = await api().ids({
+      database: db,
+      where: [
+        { property: 'v', gte: 100 },
+        { property: 'v', lt: 108 },
+      ],
+    });
+    expect(listed).toEqual([created.instance.id]);
   });
 
   it('many concurrent updates with one key execute once', async () => {

@@ -98,6 +98,10 @@ describe.each(profiles)('instances (%s)', (profile) => {
     ['BOOLEAN given a string', { name: 'x', active: 'true' }],
     ['DATETIME not ISO-8601', { name: 'x', born: 'yesterday' }],
     ['DATETIME given a number', { name: 'x', born: 1700000000 }],
+    ['DATETIME with month 13', { name: 'x', born: '2024-13-01T00:00:00.000Z' }],
+    ['DATETIME on February 30', { name: 'x', born: '2024-02-30T00:00:00.000Z' }],
+    ['an unknown property named like an Object method (constructor)', { name: 'x', constructor: 'y' }],
+    ['an unknown property named like an Object method (toString)', { name: 'x', toString: 'y' }],
     ['REFERENCE given a number', { name: 'x', friend: 5 }],
     ['REFERENCE to a missing instance', { name: 'x', friend: 'nobody-here' }],
   ])('%s is BAD_USER_INPUT with field and reason; nothing appended', async (_, properties) => {
@@ -115,6 +119,18 @@ describe.each(profiles)('instances (%s)', (profile) => {
       const res = await api().createInstance({ database: db, classId: 'person', properties });
       expect(errorCodes(res)[0]).toBe('BAD_USER_INPUT');
     }
+  });
+
+  it('REFERENCE: an instance with that id in another database does not count', async () => {
+    const other = (await api().newDatabase()).database.name;
+    await api().newClass(other, 'person', [{ name: 'name', type: 'STRING', required: true }]);
+    const shared = randomId('p');
+    await api().newInstance(other, 'person', { name: 'elsewhere' }, shared);
+    const err = expectError(
+      await api().createInstance({ database: db, classId: 'person', properties: { name: 'x', friend: shared } }),
+      'BAD_USER_INPUT',
+    );
+    expect(err.extensions.field).toEqual(expect.stringMatching(/friend/));
   });
 
   it('REFERENCE: wrong class and deleted target are BAD_USER_INPUT; self reference is fine', async () => {
@@ -216,6 +232,8 @@ describe.each(profiles)('instances (%s)', (profile) => {
     const read = expectData(await api().instance(db, p.instance.id, 2)).instance;
     expect(read?.properties).toEqual(res.instance.properties);
     expect(read?.createdAt).toBe(p.instance.createdAt);
+    expect(Date.parse(res.instance.updatedAt)).toBeGreaterThanOrEqual(Date.parse(p.instance.updatedAt));
+    expect(res.instance.createdAt).toBe(p.instance.createdAt);
   });
 
   it('set of null is the same as unset', async () => {

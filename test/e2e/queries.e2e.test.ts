@@ -3,7 +3,7 @@ import { randomId } from '../support/ids.js';
 import { expectData, expectError } from './client.js';
 import { TEST_SETTINGS } from './harness.js';
 import { profiles, useCluster } from './suite.js';
-import type { InstanceOrder, InstanceWhere, JsonObject } from './types.js';
+import type { Connection, Instance, InstanceOrder, InstanceWhere, JsonObject } from './types.js';
 
 /**
  * A fixed data set for `where` / `orderBy` / `search`. `rank` and `tag` are missing on some items;
@@ -12,16 +12,48 @@ import type { InstanceOrder, InstanceWhere, JsonObject } from './types.js';
 const ITEMS: { id: string; props: JsonObject }[] = [
   {
     id: 'a01',
-    props: { name: 'alpha', n: 1, score: 0.5, active: true, rank: 2, tag: 'red', note: 'the quick brown fox' },
+    props: {
+      name: 'alpha',
+      at: '2024-01-05T00:00:00.000Z',
+      n: 1,
+      score: 0.5,
+      active: true,
+      rank: 2,
+      tag: 'red',
+      note: 'the quick brown fox',
+    },
   },
-  { id: 'a02', props: { name: 'bravo', n: 2, score: 1.5, active: false, rank: 1, note: 'lazy dog sleeps' } },
+  {
+    id: 'a02',
+    props: {
+      name: 'bravo',
+      at: '2023-12-31T23:59:59.000Z',
+      n: 2,
+      score: 1.5,
+      active: false,
+      rank: 1,
+      note: 'lazy dog sleeps',
+    },
+  },
   { id: 'a03', props: { name: 'charlie', n: 3, score: 2.5, active: true, tag: 'blue', note: 'quick thinking' } },
-  { id: 'a04', props: { name: 'delta', n: 4, score: 3.5, active: false, rank: 2, tag: 'red' } },
+  {
+    id: 'a04',
+    props: { name: 'delta', at: '2024-06-01T12:00:00.000Z', n: 4, score: 3.5, active: false, rank: 2, tag: 'red' },
+  },
   {
     id: 'a05',
-    props: { name: 'echo', n: 5, score: 4.5, active: true, rank: 3, tag: 'green', note: 'an echo of a fox' },
+    props: {
+      name: 'echo',
+      at: '2024-01-05T00:00:00.001Z',
+      n: 5,
+      score: 4.5,
+      active: true,
+      rank: 3,
+      tag: 'green',
+      note: 'an echo of a fox',
+    },
   },
-  { id: 'a06', props: { name: 'golf', n: 6, active: false, rank: 1 } },
+  { id: 'a06', props: { name: 'golf', at: '2022-02-02T00:00:00.000Z', n: 6, active: false, rank: 1 } },
 ];
 
 const ids = (...n: number[]) => n.map((i) => `a0${i}`);
@@ -40,6 +72,7 @@ describe.each(profiles)('queries (%s)', (profile) => {
       { name: 'rank', type: 'INT' },
       { name: 'tag', type: 'STRING' },
       { name: 'note', type: 'STRING' },
+      { name: 'at', type: 'DATETIME' },
     ]);
     await api().newClass(db, 'other', [{ name: 'name', type: 'STRING' }]);
     for (const item of ITEMS) await api().newInstance(db, 'item', item.props, item.id);
@@ -183,6 +216,10 @@ describe.each(profiles)('queries (%s)', (profile) => {
       expect(seen).toEqual(ids(6, 5, 4, 3, 2));
     });
 
+    it('a malformed cursor is BAD_USER_INPUT', async () => {
+      expectError(await api().instances({ database: db, first: 2, after: 'not-a-cursor' }), 'BAD_USER_INPUT');
+    });
+
     it('first: 0 returns no edges but the totalCount', async () => {
       const conn = await api().list({ database: db, classId: 'item', first: 0 });
       expect(conn.edges).toEqual([]);
@@ -239,6 +276,19 @@ describe.each(profiles)('queries (%s)', (profile) => {
       ['eq on a property no instance has', [{ property: 'nothere', eq: 1 }], []],
       ['ne on a property no instance has', [{ property: 'nothere', ne: 1 }], []],
       ['exists: false on a property no instance has', [{ property: 'nothere', exists: false }], ids(1, 2, 3, 4, 5, 6)],
+      ['in with an empty list matches nothing', [{ property: 'n', in: [] }], []],
+      ['exists on a name every JS object inherits (constructor)', [{ property: 'constructor', exists: true }], []],
+      ['exists on a name every JS object inherits (toString)', [{ property: 'toString', exists: true }], []],
+      [
+        'exists: false on an inherited JS name matches all',
+        [{ property: 'hasOwnProperty', exists: false }],
+        ids(1, 2, 3, 4, 5, 6),
+      ],
+      ['gt on DATETIME is chronological', [{ property: 'at', gt: '2024-01-05T00:00:00.000Z' }], ids(4, 5)],
+      ['lte on DATETIME (missing is not a match)', [{ property: 'at', lte: '2024-01-05T00:00:00.000Z' }], ids(1, 2, 6)],
+      ['eq on DATETIME', [{ property: 'at', eq: '2023-12-31T23:59:59.000Z' }], ids(2)],
+      ['eq on FLOAT', [{ property: 'score', eq: 2.5 }], ids(3)],
+      ['ne on BOOLEAN', [{ property: 'active', ne: true }], ids(2, 4, 6)],
     ])('%s', async (_, where, expected) => {
       expect(await sorted({ where })).toEqual(expected);
       expect((await api().list({ database: db, classId: 'item', where })).totalCount).toBe(expected.length);
@@ -287,6 +337,36 @@ describe.each(profiles)('queries (%s)', (profile) => {
       expect(await itemIds({ orderBy })).toEqual(expected);
     });
 
+    it('DATETIME sorts chronologically, missing last', async () => {
+      expect(await itemIds({ orderBy: [{ property: 'at', direction: 'ASC' }] })).toEqual(ids(6, 2, 1, 5, 4, 3));
+      expect(await itemIds({ orderBy: [{ property: 'at', direction: 'DESC' }] })).toEqual(ids(4, 5, 1, 2, 6, 3));
+    });
+
+    it.each<[string, InstanceOrder[], string[]]>([
+      ['rank ASC', [{ property: 'rank', direction: 'ASC' }], ids(2, 6, 1, 4, 5, 3)],
+      ['rank DESC', [{ property: 'rank', direction: 'DESC' }], ids(5, 1, 4, 2, 6, 3)],
+      ['tag DESC', [{ property: 'tag', direction: 'DESC' }], ids(1, 4, 5, 3, 2, 6)],
+    ])(
+      'paging one at a time through %s (ties and missing values) visits the same order',
+      async (_, orderBy, expected) => {
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let page = 0; page < 10; page++) {
+          const conn: Connection<Instance> = await api().list({
+            database: db,
+            classId: 'item',
+            orderBy,
+            first: 1,
+            after,
+          });
+          seen.push(...conn.edges.map((e) => e.node.id));
+          if (!conn.pageInfo.hasNextPage) break;
+          after = conn.pageInfo.endCursor;
+        }
+        expect(seen).toEqual(expected);
+      },
+    );
+
     it('orderBy combines with where', async () => {
       expect(
         await itemIds({
@@ -303,6 +383,19 @@ describe.each(profiles)('queries (%s)', (profile) => {
       expect(await sorted({ search: 'quick' })).toEqual(ids(1, 3));
       expect(await sorted({ search: 'charlie' })).toEqual(ids(3));
       expect(await sorted({ search: 'nomatchwhatsoever' })).toEqual([]);
+    });
+
+    it.each(['fox)', '"unterminated', 'note:fox', 'fox AND (', '*', '\\', '[]{}~^!', '/regex/', 'a OR', '-', '   '])(
+      'arbitrary user text %j is searched, never a server error',
+      async (text) => {
+        const res = await api().instances({ database: db, classId: 'item', search: text });
+        expectData(res);
+      },
+    );
+
+    it('is case-insensitive', async () => {
+      expect(await sorted({ search: 'FOX' })).toEqual(ids(1, 5));
+      expect(await sorted({ search: 'Charlie' })).toEqual(ids(3));
     });
 
     it('combines with where and classId, and reports totalCount', async () => {

@@ -59,6 +59,15 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
     expect(events[0]?.instance).toEqual(created.instance);
     expect(events[1]?.instance).toEqual(updated.instance);
     expect(events[2]?.instance).toBeNull();
+
+    // Re-creating the id is a CREATED at the next seq.
+    const again = await A().newInstance(db, 'a', { n: 9 }, 'x1');
+    expect((await sub.next()).instanceChanged).toMatchObject({
+      change: 'CREATED',
+      id: 'x1',
+      seq: 4,
+      instance: again.instance,
+    });
   });
 
   it('instanceChanged filters by classId and by id', async () => {
@@ -158,23 +167,25 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
 
   it('30 rapid updates arrive in seq order, each with the state at its seq', async () => {
     const db = await freshDatabase();
-    await A().newInstance(db, 'a', { n: 0 }, 'r');
+    // Subscribe first: a CREATED notification may still be on its way after createInstance answers.
     const sub = await onInstances({ database: db, id: 'r' });
     const agg = await subscribe<AggregateEvent>(wsB(), AGGREGATE_CHANGED, {
       aggregateType: 'INSTANCE',
       aggregateId: `${db}/r`,
     });
+    await A().newInstance(db, 'a', { n: 0 }, 'r');
     for (let n = 1; n <= 30; n++) await A().update(db, 'r', n, { set: { n } });
 
+    const all = Array.from({ length: 31 }, (_, i) => i + 1);
     const events = (await sub.until((e) => e.instanceChanged.seq === 31)).map((e) => e.instanceChanged);
-    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
+    expect(events.map((e) => e.seq)).toEqual(all);
     for (const e of events) {
-      expect(e.change).toBe('UPDATED');
+      expect(e.change).toBe(e.seq === 1 ? 'CREATED' : 'UPDATED');
       expect(e.instance?.seq).toBe(e.seq);
       expect(e.instance?.properties).toEqual({ n: e.seq - 1 });
     }
     const aggSeqs = (await agg.until((e) => e.aggregateChanged.seq === 31)).map((e) => e.aggregateChanged.seq);
-    expect(aggSeqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 2));
+    expect(aggSeqs).toEqual(all);
   });
 
   it('after a notification, instances lists and search include the change', async () => {
@@ -232,6 +243,9 @@ describe.each(profiles)('subscriptions (%s)', (profile) => {
   it('an invalid database name is a BAD_USER_INPUT error on the subscription', async () => {
     const sub = await onInstances({ database: 'Not Valid!' });
     const result = await sub.nextResult();
-    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT', field: 'database', reason: expect.any(String) },
+    });
   });
 });

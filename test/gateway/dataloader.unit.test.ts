@@ -15,7 +15,11 @@ describe('DataLoader batching of Instance.class and Instance.ref', () => {
   const calls: { method: string; size: number }[] = [];
 
   const gql = async (query: string) => {
-    const res = await fetch(cairn.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const res = await fetch(cairn.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
     const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
     expect(body.errors).toBeUndefined();
     return body.data!;
@@ -41,7 +45,9 @@ describe('DataLoader batching of Instance.class and Instance.ref', () => {
     for (let i = 0; i < 100; i++) {
       const id = `p${String(i).padStart(3, '0')}`;
       const friend: string = previous ? `, friend: "${previous}"` : '';
-      await gql(`mutation { createInstance(input: { database: "dl", classId: "person", id: "${id}", properties: { name: "n${i}"${friend} } }) { seq } }`);
+      await gql(
+        `mutation { createInstance(input: { database: "dl", classId: "person", id: "${id}", properties: { name: "n${i}"${friend} } }) { seq } }`,
+      );
       previous = id;
     }
     await gql('{ instance(database: "dl", id: "p099", minSeq: 1) { id } }');
@@ -54,12 +60,18 @@ describe('DataLoader batching of Instance.class and Instance.ref', () => {
 
   it('resolves class and ref for a page of 100 with one batched read per type', async () => {
     calls.length = 0;
-    const data = await gql('{ instances(database: "dl", first: 100) { edges { node { id class { id } ref(property: "friend") { id } } } } }');
-    const edges = (data.instances as { edges: { node: { id: string; class: { id: string }; ref: { id: string } | null } }[] }).edges;
+    const data = await gql(
+      '{ instances(database: "dl", first: 100) { edges { node { id class { id } ref(property: "friend") { id } } } } }',
+    );
+    const edges = (
+      data.instances as { edges: { node: { id: string; class: { id: string }; ref: { id: string } | null } }[] }
+    ).edges;
     expect(edges).toHaveLength(100);
     expect(edges.every((e) => e.node.class.id === 'person')).toBe(true);
     expect(edges.filter((e) => e.node.ref !== null)).toHaveLength(99);
-    expect(calls.filter((c) => c.method === 'getMany:ONTOLOGY_CLASS')).toEqual([{ method: 'getMany:ONTOLOGY_CLASS', size: 1 }]);
+    expect(calls.filter((c) => c.method === 'getMany:ONTOLOGY_CLASS')).toEqual([
+      { method: 'getMany:ONTOLOGY_CLASS', size: 1 },
+    ]);
     const instanceReads = calls.filter((c) => c.method === 'getMany:INSTANCE');
     expect(instanceReads).toHaveLength(1);
     expect(instanceReads[0]!.size).toBe(99);

@@ -5,7 +5,11 @@ import type { AppendSignal } from '../../ports/appendSignal.js';
  * PostgreSQL LISTEN/NOTIFY. Notifications are coalesced: at most one NOTIFY per `coalesceMs` per
  * process, sent after the mutation was answered, so it never adds to a mutation's latency.
  */
-export function createPostgresAppendSignal(options: { pool: pg.Pool; channel?: string; coalesceMs?: number }): AppendSignal {
+export function createPostgresAppendSignal(options: {
+  pool: pg.Pool;
+  channel?: string;
+  coalesceMs?: number;
+}): AppendSignal {
   const channel = options.channel ?? 'cairn_appended';
   const coalesceMs = options.coalesceMs ?? 2;
   let scheduled = false;

@@ -1,5 +1,5 @@
 import type { AggregateType } from '../../core/aggregate.js';
-import type { InstanceQuery, OrderKey, Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
+import type { InstanceQuery, Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
 import {
   type Check,
   comparable,

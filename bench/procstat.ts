@@ -1,0 +1,110 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * Where the CPU went during a phase: CPU time of the Cairn processes, of the engines (found by their
+ * command lines, read-only) and of the whole machine, from /proc. Linux only; elsewhere empty.
+ */
+
+const TICK = 100; // USER_HZ: clock ticks per second on Linux
+
+function ticksOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime are fields 14 and 15 of the full line: 12 and 13 after "pid (comm) ".
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+function machineTicks(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+const ENGINES: [string, RegExp][] = [
+  ['minio', /minio server/],
+  ['kafka', /kafka\.Kafka/],
+  ['elasticsearch', /CairnEs|org\.elasticsearch/],
+  ['postgres', /^postgres|postgresql\/\d+\/bin\/postgres/],
+];
+
+function enginePids(): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue;
+    }
+    for (const [name, re] of ENGINES) {
+      if (re.test(cmd)) out.set(name, [...(out.get(name) ?? []), Number(e)]);
+    }
+  }
+  return out;
+}
+
+export interface CpuSnapshot {
+  at: number;
+  machine: { busy: number; total: number };
+  procs: Map<string, number>;
+}
+
+export class CpuMeter {
+  private engines = enginePids();
+  constructor(private readonly cairn: () => Map<string, number>) {}
+
+  snapshot(): CpuSnapshot {
+    // Postgres forks a backend per connection: look the engines up again each time.
+    this.engines = enginePids();
+    const procs = new Map<string, number>();
+    for (const [name, pid] of this.cairn()) if (pid > 0) procs.set(name, ticksOf(pid));
+    for (const [name, pids] of this.engines)
+      procs.set(
+        name,
+        pids.reduce((s, p) => s + ticksOf(p), 0),
+      );
+    procs.set('bench', ticksOf(process.pid));
+    return { at: performance.now(), machine: machineTicks(), procs };
+  }
+
+  /** CPU use between two snapshots, in % of one core (200 = both cores of a 2-core machine). */
+  static between(a: CpuSnapshot, b: CpuSnapshot): Record<string, number> {
+    const secs = (b.at - a.at) / 1000;
+    if (secs <= 0) return {};
+    const out: Record<string, number> = {};
+    let known = 0;
+    for (const [name, ticks] of b.procs) {
+      // A process started during the interval counts from zero; one that restarted is skipped.
+      const before = a.procs.get(name) ?? 0;
+      if (ticks < before) continue;
+      const pct = ((ticks - before) / TICK / secs) * 100;
+      out[name] = Math.round(pct);
+      known += pct;
+    }
+    const machine = ((b.machine.busy - a.machine.busy) / TICK / secs) * 100;
+    out.machine = Math.round(machine);
+    out.other = Math.max(0, Math.round(machine - known));
+    return out;
+  }
+}
+
+/** Flattens a CPU breakdown into figure parameters (`cpu.gateway` = 87, …). */
+export function cpuParams(cpu: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpu).map(([k, v]) => [`cpu%.${k}`, v]));
+}
