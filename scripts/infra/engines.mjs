@@ -15,6 +15,7 @@
 //
 // Ports (env overrides): CAIRN_PG_PORT=55432 CAIRN_MINIO_PORT=59000 CAIRN_MINIO_CONSOLE_PORT=59001
 //   CAIRN_KAFKA_PORT=59092 CAIRN_KAFKA_CONTROLLER_PORT=59093 CAIRN_ES_PORT=59200 CAIRN_ES_TRANSPORT_PORT=59300
+//   CAIRN_INFRA_RUN_DIR=~/.cache/cairn/run (data and pid files of the running engines)
 // Versions: CAIRN_MINIO_VERSION, CAIRN_KAFKA_VERSION (3.9.2), CAIRN_ES_RUNNER_VERSION (7.10.2.0)
 // Other: CAIRN_CACHE_DIR, CAIRN_PG_BIN (dir with initdb/postgres), CAIRN_PG_OS_USER (when root; cairn-pg),
 //   CAIRN_JAVA (java binary), CAIRN_KAFKA_HEAP (512m), CAIRN_ES_HEAP (1g), CAIRN_INFRA_READY_TIMEOUT_S.
@@ -57,7 +58,8 @@ export function infraConfig(env = process.env) {
     return n;
   };
   const cacheDir = path.resolve(env.CAIRN_CACHE_DIR || path.join(os.homedir(), '.cache', 'cairn'));
-  const runDir = path.join(cacheDir, 'run');
+  // A second set of engines (other ports, e.g. for fault experiments) needs its own run dir.
+  const runDir = path.resolve(env.CAIRN_INFRA_RUN_DIR || path.join(cacheDir, 'run'));
   return {
     host: HOST,
     cacheDir,
