@@ -20,7 +20,7 @@ import {
 } from '../core/errors.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
-import type { SequenceStore } from '../ports/sequenceStore.js';
+import type { LedgerEntry, SequenceStore } from '../ports/sequenceStore.js';
 import { type AggregateRepository, applyCommits } from './aggregateRepository.js';
 import { withDeadline } from './deadline.js';
 import { runIdempotent } from './idempotency.js';
@@ -108,6 +108,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         parent: decision.guards.parent ? aggregateKey(decision.guards.parent) : null,
         requireLive: decision.guards.requireLive.map(aggregateKey).filter((k) => k !== key),
         forbidLiveChildren: decision.guards.forbidLiveChildren,
+        requireVersion: decision.guards.requireVersion.map(({ ref, seq }) => ({ key: aggregateKey(ref), seq })),
       }),
     );
     if (!reservation.ok) {
@@ -116,6 +117,11 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           'input',
           `${target.aggregateId} still has ${reservation.count} live children; delete them first`,
         );
+      }
+      if (reservation.reason === 'stale_version') {
+        // A dependency changed after we read it (e.g. the class schema): decide again on its new state.
+        await settleDependency(reservation.entry, decision.guards.requireVersion);
+        return 'retry';
       }
       if (reservation.reason === 'not_live') {
         // Our view of a dependency was stale: deciding again on fresh states gives the precise error.
@@ -136,7 +142,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       throw new ConflictError(target.aggregateId, expected ?? 0, Math.max(entry.seq, state.seq));
     }
 
-    const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, now().toISOString());
+    // Recorded at the ledger's reservation time: conflicting writes then read in the order they were serialized.
+    const recordedAt = new Date(reservation.reservedAt).toISOString();
+    const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, recordedAt);
     try {
       await appendWithRetry(commit);
     } catch (e) {
@@ -156,6 +164,22 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     repository.remember(after);
     const last = commit.envelopes[commit.envelopes.length - 1]!;
     return { aggregateId: target.aggregateId, state: after, seq: after.seq, eventId: last.eventId };
+  }
+
+  /**
+   * Before re-deciding after a stale dependency: when the ledger is ahead of what we read, its writer
+   * is still appending (wait a moment for the store to catch up) or died (give the number back).
+   */
+  async function settleDependency(entry: LedgerEntry, read: { ref: AggregateRef; seq: number }[]): Promise<void> {
+    const readSeq = read.find(({ ref }) => aggregateKey(ref) === entry.key)?.seq ?? 0;
+    if (entry.seq <= readSeq || entry.confirmedSeq >= entry.seq) return;
+    if (Date.now() - entry.reservedAt > abandonedMs) {
+      const stored = await repository.load(parseAggregateKey(entry.key));
+      if (stored.seq < entry.seq)
+        await sequenceStore.rollback(entry.key, entry.seq, { seq: stored.seq, live: stored.exists });
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Re-sending identical bytes is safe: the store accepts an identical commit at its own position. */

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { makeExecutableSchema } from '@graphql-tools/schema';
+import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { resolvers } from '../../resolvers/index.js';
@@ -56,6 +57,15 @@ export async function startHttpServer(deps: {
   if (services) {
     const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers });
     wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: options.maxBodyBytes });
+    const formatError = createErrorFormatter(logger);
+    const formatExecutionError = (e: GraphQLError) => withoutStacktrace(formatError(e.toJSON(), e));
+    // Errors graphql-ws reports before execution are parse/validation failures of the document.
+    const formatRejection = (e: GraphQLError) =>
+      formatExecutionError(
+        e.extensions?.code
+          ? e
+          : new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: rejectionCode(e) } }),
+      );
     useServer(
       {
         schema,
@@ -66,16 +76,20 @@ export async function startHttpServer(deps: {
         onComplete: () => {
           metrics.subscriptions.dec();
         },
+        // The same error boundary as HTTP: contract codes on every error, internals masked.
         onError: (_ctx, _id, _payload, errors) => {
-          logger.debug('subscription error', { errors });
+          logger.debug('subscription rejected', { errors: errors.map((e) => e.message) });
+          return errors.map(formatRejection);
         },
+        onNext: (_ctx, _id, _payload, _args, result) =>
+          result.errors ? { ...result, errors: result.errors.map(formatExecutionError) } : undefined,
       },
       wss,
     );
     apollo = new ApolloServer<GatewayContext>({
       schema,
       introspection: options.introspection,
-      formatError: (f, e) => withoutStacktrace(createErrorFormatter(logger)(f, e)),
+      formatError: (f, e) => withoutStacktrace(formatError(f, e)),
       includeStacktraceInErrorResponses: false,
       // The process owns its signals: main.ts stops every role in order.
       stopOnTerminationSignals: false,
@@ -190,4 +204,9 @@ async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknow
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
   res.end(JSON.stringify(body));
+}
+
+/** The codes Apollo gives the same failures over HTTP, so both transports answer alike. */
+function rejectionCode(error: GraphQLError): string {
+  return error.message.startsWith('Syntax Error') ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED';
 }

@@ -28,14 +28,26 @@ export interface ReservationRequest {
   requireLive: string[];
   /** Refuse when any row with `parent = key` is live (delete of a database or class). */
   forbidLiveChildren: boolean;
+  /**
+   * Keys that must still be at the given seq (an absent key is at 0): the versions the decision read,
+   * e.g. the class an instance was validated against. Optional; none by default.
+   */
+  requireVersion?: { key: string; seq: number }[];
 }
 
 export type ReservationResult =
-  | { ok: true }
+  /**
+   * `reservedAt`: the store's clock (epoch ms) when the reservation was made, its guards' locks held.
+   * Reservations that guard against each other are ordered by it (equal within a millisecond), so it
+   * is the time a write is recorded as having happened.
+   */
+  | { ok: true; reservedAt: number }
   /** `entry` is the current row (synthesized with seq 0 when the key is absent). */
   | { ok: false; reason: 'conflict'; entry: LedgerEntry }
   /** The first key of `requireLive` (in the order given) that is absent or not live. */
   | { ok: false; reason: 'not_live'; key: string }
+  /** The first key of `requireVersion` whose seq moved on; `entry` is its current row. */
+  | { ok: false; reason: 'stale_version'; key: string; entry: LedgerEntry }
   | { ok: false; reason: 'has_live_children'; count: number };
 
 export interface SequenceStore {
@@ -43,11 +55,12 @@ export interface SequenceStore {
    * Atomically: check guards, then move `key` from expectedSeq to nextSeq. Never partially applies.
    *
    * Guards in this order, the first failing one answers: `conflict` (current seq ≠ expectedSeq),
-   * `not_live`, `has_live_children`. On success the row holds seq = nextSeq, live = liveAfter,
+   * `not_live`, `stale_version`, `has_live_children`. On success the row holds seq = nextSeq, live = liveAfter,
    * parent, reservedAt = now; confirmedSeq is kept. Of N concurrent reserves with one expectedSeq
    * exactly one succeeds. Guards are serialized against concurrent reserves of the keys they read:
    * a reserve requiring a live parent and a reserve forbidding that parent's live children never
-   * both succeed (no live child under a dead parent). Resolves once the reservation is durable.
+   * both succeed (no live child under a dead parent), and a reserve requiring a version of a key and
+   * a reserve moving that key past it never both succeed. Resolves once the reservation is durable.
    * Rejects with UnavailableError when the store cannot be reached or is too slow; the reservation
    * may or may not have been made then (read it back with `get`; a burned one is undone with
    * `rollback`). A malformed request (nextSeq ≤ expectedSeq, a key its own parent) throws RangeError.

@@ -71,7 +71,7 @@ describe('local SequenceStore durability', () => {
       reason: 'has_live_children',
       count: 1,
     });
-    expect(await second.reserve(request('db/c', 3))).toEqual({ ok: true });
+    expect(await second.reserve(request('db/c', 3))).toMatchObject({ ok: true });
   });
 
   it('is durable when reserve resolves, without close (crash after acknowledgement)', async () => {

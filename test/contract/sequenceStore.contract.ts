@@ -26,7 +26,7 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       ...overrides,
     });
     const createLive = async (key: string, parent: string | null = null, requireLive: string[] = []): Promise<void> => {
-      expect(await store.reserve(request(key, { parent, requireLive }))).toEqual({ ok: true });
+      expect(await store.reserve(request(key, { parent, requireLive }))).toMatchObject({ ok: true });
     };
 
     beforeEach(async () => {
@@ -57,7 +57,7 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
     it('moves seq by the number of events and keeps confirmedSeq', async () => {
       await createLive(k('a'));
       await store.confirm(k('a'), 1);
-      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 4 }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 4 }))).toMatchObject({ ok: true });
       expect(await store.get(k('a'))).toMatchObject({ seq: 4, live: true, confirmedSeq: 1 });
     });
 
@@ -83,11 +83,11 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
 
     it('continues the seq after a tombstone (delete, then re-create)', async () => {
       await createLive(k('a'));
-      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }))).toEqual({
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }))).toMatchObject({
         ok: true,
       });
       expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: false });
-      expect(await store.reserve(request(k('a'), { expectedSeq: 2, nextSeq: 3 }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('a'), { expectedSeq: 2, nextSeq: 3 }))).toMatchObject({ ok: true });
       expect(await store.get(k('a'))).toMatchObject({ seq: 3, live: true });
     });
 
@@ -102,7 +102,9 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect(dead).toEqual({ ok: false, reason: 'not_live', key: k('dead') });
       expect(await store.get(k('i1'))).toBeNull();
 
-      expect(await store.reserve(request(k('i1'), { parent: k('db'), requireLive: [k('db')] }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('i1'), { parent: k('db'), requireLive: [k('db')] }))).toMatchObject({
+        ok: true,
+      });
       expect(await store.get(k('i1'))).toMatchObject({ seq: 1, live: true, parent: k('db') });
     });
 
@@ -122,7 +124,7 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       for (const child of ['p/c1', 'p/c2']) {
         await store.reserve(request(k(child), { expectedSeq: 1, nextSeq: 2, liveAfter: false, parent: k('p') }));
       }
-      expect(await store.reserve(del)).toEqual({ ok: true });
+      expect(await store.reserve(del)).toMatchObject({ ok: true });
       expect(await store.get(k('p'))).toMatchObject({ seq: 2, live: false });
     });
 
@@ -144,6 +146,71 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
         reason: 'has_live_children',
         count: 1,
       });
+    });
+
+    it('answers the reservation time, non-decreasing for reserves made one after the other', async () => {
+      const times: number[] = [];
+      for (let seq = 0; seq < 5; seq++) {
+        const r = await store.reserve(request(k('t'), { expectedSeq: seq, nextSeq: seq + 1 }));
+        if (!r.ok) throw new Error(`reserve ${seq} refused: ${r.reason}`);
+        times.push(r.reservedAt);
+      }
+      expect(times[0]).toBeGreaterThan(Date.UTC(2020, 0, 1));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      expect((await store.get(k('t')))?.reservedAt).toBe(times[4]);
+    });
+
+    it('requires every requireVersion key to be at its seq, reporting the first stale one with its row', async () => {
+      await createLive(k('cls'));
+      await store.reserve(request(k('cls'), { expectedSeq: 1, nextSeq: 2 }));
+      const stale = await store.reserve(
+        request(k('i'), { parent: k('cls'), requireVersion: [{ key: k('cls'), seq: 1 }] }),
+      );
+      expect(stale).toMatchObject({ ok: false, reason: 'stale_version', key: k('cls'), entry: { seq: 2, live: true } });
+      expect(await store.get(k('i'))).toBeNull();
+      const absent = await store.reserve(request(k('i'), { requireVersion: [{ key: k('nothing'), seq: 0 }] }));
+      expect(absent).toMatchObject({ ok: true });
+      const current = await store.reserve(
+        request(k('j'), { requireLive: [k('cls')], requireVersion: [{ key: k('cls'), seq: 2 }] }),
+      );
+      expect(current).toMatchObject({ ok: true });
+    });
+
+    it('checks not_live before stale_version, and stale_version before has_live_children', async () => {
+      await createLive(k('p'));
+      await createLive(k('p/c'), k('p'));
+      await createLive(k('v'));
+      const base = { expectedSeq: 1, nextSeq: 2, forbidLiveChildren: true, requireVersion: [{ key: k('v'), seq: 7 }] };
+      expect(await store.reserve(request(k('p'), { ...base, requireLive: [k('missing')] }))).toMatchObject({
+        reason: 'not_live',
+      });
+      expect(await store.reserve(request(k('p'), base))).toMatchObject({ reason: 'stale_version', key: k('v') });
+      expect(await store.reserve(request(k('p'), { ...base, requireVersion: [{ key: k('v'), seq: 1 }] }))).toEqual({
+        ok: false,
+        reason: 'has_live_children',
+        count: 1,
+      });
+    });
+
+    it('never lets a write validated against a version commit after that version moved on', async () => {
+      for (let round = 0; round < 8; round++) {
+        const cls = k(`v${round}`);
+        await createLive(cls);
+        const children = Array.from({ length: 6 }, (_, i) => `${cls}/i${i}`);
+        const createChild = (key: string): Promise<ReservationResult> =>
+          store.reserve(request(key, { parent: cls, requireLive: [cls], requireVersion: [{ key: cls, seq: 1 }] }));
+        const changeClass = (): Promise<ReservationResult> =>
+          store.reserve(request(cls, { expectedSeq: 1, nextSeq: 2, forbidLiveChildren: true }));
+        const at = round % (children.length + 1);
+        const ops = children.map((c) => () => createChild(c));
+        ops.splice(at, 0, changeClass);
+        const results = await Promise.all(ops.map((op) => op()));
+        const changed = results[at]!;
+        const created = results.filter((r, i) => i !== at && r.ok).length;
+        // Either the change came first (every child saw a stale version) or a child did (the change saw it).
+        if (changed.ok) expect(created).toBe(0);
+        else expect(created).toBeGreaterThan(0);
+      }
     });
 
     it('lists live children in key order, up to the limit', async () => {
@@ -179,7 +246,7 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect(await store.rollback(k('a'), 2, { seq: 1, live: true })).toBe(true);
       expect(await store.get(k('a'))).toMatchObject({ seq: 1, live: true, confirmedSeq: 1 });
       expect(await store.rollback(k('a'), 2, { seq: 1, live: true })).toBe(false);
-      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2 }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2 }))).toMatchObject({ ok: true });
       expect(await store.rollback(k('absent'), 0, { seq: 0, live: false })).toBe(false);
     });
 
@@ -189,7 +256,7 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect(await store.rollback(k('p/c'), 1, { seq: 0, live: false })).toBe(true);
       expect(await store.get(k('p/c'))).toMatchObject({ seq: 0, live: false, confirmedSeq: 0 });
       expect(await store.liveChildren(k('p'), 10)).toEqual([]);
-      expect(await store.reserve(request(k('p/c'), { parent: k('p') }))).toEqual({ ok: true });
+      expect(await store.reserve(request(k('p/c'), { parent: k('p') }))).toMatchObject({ ok: true });
     });
 
     it('lets exactly one of 20 concurrent creates succeed', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { ChangeFeed, ChangeNotification } from '../../ports/changeFeed.js';
-import { ensureTopic, lazy, startConsumer, toUnavailable } from '../transport/kafkaSupport.js';
+import { ensureTopic, lazy, startConsumer, toUnavailable, withTopicRetry } from '../transport/kafkaSupport.js';
 
 export interface KafkaChangeFeedOptions {
   /** A configured client from the composition root. */
@@ -89,7 +89,7 @@ export function createKafkaChangeFeed({
     listener: (changes: ChangeNotification[]) => void,
   ): Promise<() => Promise<void>> => {
     const groupId = `${topic}-${randomUUID()}`;
-    const ends = await client.fetchTopicOffsets(topic);
+    const ends = await withTopicRetry(() => client.fetchTopicOffsets(topic));
     const consumer: Consumer = kafka.consumer({
       groupId,
       maxWaitTimeInMs,

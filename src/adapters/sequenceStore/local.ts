@@ -56,6 +56,13 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
     return journal.write([entry]);
   };
 
+  // Non-decreasing, so that reservations made one after the other never read as the reverse order.
+  let lastReservedAt = 0;
+  const clock = (): number => {
+    lastReservedAt = Math.max(lastReservedAt, Date.now());
+    return lastReservedAt;
+  };
+
   const decide = (request: ReservationRequest): ReservationResult => {
     const current = entries.get(request.key);
     if ((current?.seq ?? 0) !== request.expectedSeq) {
@@ -64,11 +71,15 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
     for (const key of request.requireLive) {
       if (!entries.get(key)?.live) return { ok: false, reason: 'not_live', key };
     }
+    for (const { key, seq } of request.requireVersion ?? []) {
+      const entry = entries.get(key) ?? absentEntry(key);
+      if (entry.seq !== seq) return { ok: false, reason: 'stale_version', key, entry: { ...entry } };
+    }
     if (request.forbidLiveChildren) {
       const count = liveChildrenOf.get(request.key)?.size ?? 0;
       if (count > 0) return { ok: false, reason: 'has_live_children', count };
     }
-    return { ok: true };
+    return { ok: true, reservedAt: clock() };
   };
 
   return {
@@ -86,7 +97,7 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
         live: request.liveAfter,
         parent: request.parent,
         confirmedSeq: entries.get(request.key)?.confirmedSeq ?? 0,
-        reservedAt: Date.now(),
+        reservedAt: result.reservedAt,
       });
       return result;
     },

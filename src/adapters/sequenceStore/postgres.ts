@@ -11,7 +11,7 @@ export interface PostgresSequenceStoreOptions {
 }
 
 interface ReserveRow {
-  outcome: 'ok' | 'conflict' | 'not_live' | 'has_live_children';
+  outcome: 'ok' | 'conflict' | 'not_live' | 'stale_version' | 'has_live_children';
   failed_key: string | null;
   child_count: string | null;
   seq: string | null;
@@ -41,13 +41,26 @@ const toEntry = (row: EntryRow): LedgerEntry => ({
   reservedAt: toNumber(row.reserved_at_ms),
 });
 
+/** The row `ledger_reserve` reports with a refusal. */
+const reservedEntry = (key: string, row: ReserveRow): LedgerEntry => ({
+  key,
+  seq: toNumber(row.seq),
+  live: row.live ?? false,
+  parent: row.parent,
+  confirmedSeq: toNumber(row.confirmed_seq),
+  reservedAt: toNumber(row.reserved_at_ms),
+});
+
 /**
  * The ledger in PostgreSQL (table `ledger`). `reserve` is one call of the `ledger_reserve` function
- * (migration 001): one round trip that locks the rows its guards read and decides atomically.
+ * (migrations 001 and 004): one round trip that locks the rows its guards read and decides atomically.
  */
 export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceStoreOptions): SequenceStore {
   const sql = {
-    reserve: withSchema(`SELECT * FROM {schema}.ledger_reserve($1, $2, $3, $4, $5, $6::text[], $7)`, schema),
+    reserve: withSchema(
+      `SELECT * FROM {schema}.ledger_reserve($1, $2, $3, $4, $5, $6::text[], $7, $8::text[], $9::bigint[])`,
+      schema,
+    ),
     confirm: withSchema(`UPDATE {schema}.ledger SET confirmed_seq = $2 WHERE key = $1 AND confirmed_seq < $2`, schema),
     rollback: withSchema(
       `UPDATE {schema}.ledger SET seq = $3, live = $4, confirmed_seq = LEAST(confirmed_seq, $3)
@@ -72,24 +85,19 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
         request.parent,
         request.requireLive,
         request.forbidLiveChildren,
+        (request.requireVersion ?? []).map((v) => v.key),
+        (request.requireVersion ?? []).map((v) => v.seq),
       ]);
       const row = rows[0];
       switch (row?.outcome) {
         case 'ok':
-          return { ok: true };
+          return { ok: true, reservedAt: toNumber(row.reserved_at_ms) };
         case 'conflict':
-          return {
-            ok: false,
-            reason: 'conflict',
-            entry: {
-              key: request.key,
-              seq: toNumber(row.seq),
-              live: row.live ?? false,
-              parent: row.parent,
-              confirmedSeq: toNumber(row.confirmed_seq),
-              reservedAt: toNumber(row.reserved_at_ms),
-            },
-          };
+          return { ok: false, reason: 'conflict', entry: reservedEntry(request.key, row) };
+        case 'stale_version': {
+          const key = row.failed_key ?? '';
+          return { ok: false, reason: 'stale_version', key, entry: reservedEntry(key, row) };
+        }
         case 'not_live':
           return { ok: false, reason: 'not_live', key: row.failed_key ?? '' };
         case 'has_live_children':

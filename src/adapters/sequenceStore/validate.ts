@@ -19,7 +19,15 @@ export function checkReservation(request: ReservationRequest): void {
       `reserve(${request.key}): nextSeq ${request.nextSeq} must be an integer above expectedSeq ${request.expectedSeq} ≥ 0`,
     );
   }
-  if (request.parent === request.key || request.requireLive.includes(request.key)) {
+  const versions = request.requireVersion ?? [];
+  if (versions.some((v) => !isSeq(v.seq))) {
+    throw new RangeError(`reserve(${request.key}): every requireVersion seq must be an integer ≥ 0`);
+  }
+  if (
+    request.parent === request.key ||
+    request.requireLive.includes(request.key) ||
+    versions.some((v) => v.key === request.key)
+  ) {
     throw new RangeError(`reserve(${request.key}): a key cannot be its own parent or requirement`);
   }
 }

@@ -52,8 +52,38 @@ export async function ensureTopic(admin: Admin, spec: TopicSpec): Promise<void> 
       if (!(await admin.listTopics()).includes(spec.topic)) throw error;
     }
   }
-  // Leaders known to this client's metadata before the first produce/fetch.
-  await admin.fetchTopicMetadata({ topics: [spec.topic] });
+  await waitForLeaders(admin, spec.topic);
+}
+
+/**
+ * Until every partition has a leader in this client's metadata: right after a topic is created (by
+ * us or a concurrent starter) the broker may still answer "not the leader" to the first requests.
+ */
+async function waitForLeaders(admin: Admin, topic: string, timeoutMs = 15_000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      if (Date.now() > giveUpAt) throw new Error(`topic ${topic} has partitions without a leader`);
+    } catch (error) {
+      if (Date.now() > giveUpAt) throw error;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Retries a metadata-sized admin call on the transient errors of a topic that was just created. */
+export async function withTopicRetry<T>(call: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (i >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
 }
 
 export interface StartConsumerOptions {

@@ -87,6 +87,8 @@ export interface DecisionContext {
 export interface DecisionGuards {
   /** Aggregates that must be live when the event is appended. */
   requireLive: AggregateRef[];
+  /** Aggregates that must still be at the seq the decision read (their state shaped the decision). */
+  requireVersion: { ref: AggregateRef; seq: number }[];
   /** Refuse (BAD_USER_INPUT) if the aggregate has live children at append time. */
   forbidLiveChildren: boolean;
   /** The parent whose live children this aggregate counts as (class for an instance, database for a class). */

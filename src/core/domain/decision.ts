@@ -35,6 +35,7 @@ export function decision(
     guards: {
       parent: guards.parent ?? null,
       requireLive: uniqueRefs(guards.requireLive ?? []),
+      requireVersion: guards.requireVersion ?? [],
       forbidLiveChildren: guards.forbidLiveChildren ?? false,
       liveAfter: guards.liveAfter ?? true,
     },

@@ -47,7 +47,7 @@ function decideCreate(cmd: NormalizedOf<'CreateInstance'>, state: InstanceState,
     target,
     state.seq,
     { type: 'InstanceCreated', payload: { database, id, classId, properties: checked.values } },
-    guards(database, classId, checked.references),
+    guards(database, ontologyClass, checked.references),
   );
 }
 
@@ -76,7 +76,7 @@ function decideUpdate(cmd: NormalizedOf<'UpdateInstance'>, state: InstanceState,
     target,
     state.seq,
     { type: 'InstanceUpdated', payload: { set: checked.values, unset: removed } },
-    guards(database, state.classId, checked.references),
+    guards(database, ontologyClass, checked.references),
   );
 }
 
@@ -92,11 +92,13 @@ function liveClass(ctx: DecisionContext, database: string, classId: string): Ont
   return ontologyClass;
 }
 
-const guards = (database: string, classId: string, references: string[]) => ({
-  parent: classRef(database, classId),
+const guards = (database: string, ontologyClass: OntologyClassState, references: string[]) => ({
+  parent: classRef(database, ontologyClass.id),
   requireLive: [
     databaseRef(database),
-    classRef(database, classId),
+    classRef(database, ontologyClass.id),
     ...references.map((ref) => instanceRef(database, ref)),
   ],
+  // The values were validated against this version of the class: a schema change in between re-decides.
+  requireVersion: [{ ref: classRef(database, ontologyClass.id), seq: ontologyClass.seq }],
 });
