@@ -123,7 +123,11 @@ export async function startConsumer(consumer: Consumer, options: StartConsumerOp
       consumer.on(consumer.events.FETCH, () => {
         if (joined) resolve();
       }),
-      consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error)),
+      // A fresh broker answers "not the coordinator" until its offsets topic exists; kafkajs restarts
+      // the consumer after such retriable crashes, so only a crash it gives up on fails the start.
+      consumer.on(consumer.events.CRASH, (event) => {
+        if (!event.payload.restart) reject(event.payload.error);
+      }),
     );
     timer = setTimeout(
       () => reject(new Error(`consumer did not join its group within ${options.joinTimeoutMs} ms`)),
