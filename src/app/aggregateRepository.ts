@@ -4,11 +4,14 @@ import { type AggregateState, evolve, initialState } from '../core/domain/index.
 import type { AnyDomainEvent } from '../core/domain/types.js';
 import type { Commit } from '../core/envelope.js';
 import type { EventStore } from '../ports/eventStore.js';
+import type { SequenceStore } from '../ports/sequenceStore.js';
 import { Lru } from './lru.js';
 
 /**
- * Write-side states, folded from the event store. States are cached; `load` with `fresh` reads only
- * the commits after the cached seq (one bounded listing), so a warm load costs one round trip or none.
+ * Write-side states, folded from the event store. States are cached; `load` with `fresh` brings the
+ * cached state up to date. With a ledger, "up to date" is asked of the ledger first (one round trip
+ * to the sequence store, far cheaper than an S3 listing): when it holds the cached seq nothing is
+ * read; otherwise only the missing commits are fetched by key.
  */
 export interface AggregateRepository {
   load(ref: AggregateRef, options?: { fresh?: boolean }): Promise<AggregateState>;
@@ -16,17 +19,60 @@ export interface AggregateRepository {
   remember(state: AggregateState): void;
 }
 
-export function createAggregateRepository(deps: { eventStore: EventStore; cacheSize: number }): AggregateRepository {
+/** At most this many missing seqs are fetched by key; a longer gap is read with one listing. */
+const MAX_DIRECT_READS = 8;
+
+export function createAggregateRepository(deps: {
+  eventStore: EventStore;
+  cacheSize: number;
+  /** The ledger (reserve precedes every append): tells whether a cached state is current. */
+  ledger?: Pick<SequenceStore, 'get'>;
+}): AggregateRepository {
+  const { eventStore, ledger } = deps;
   const cache = new Lru<string, AggregateState>(deps.cacheSize);
+
+  /** Folds the commits after `base.seq` found by one listing of the aggregate's keys. */
+  const readListed = async (ref: AggregateRef, base: AggregateState) =>
+    applyCommits(base, await eventStore.readAggregate(ref, base.seq));
+
+  /**
+   * Brings `base` up to `ledgerSeq`, the ledger's reserved seq. Commits are keyed by their last seq
+   * and every seq up to it belongs to some commit, so the missing ones are among the keys
+   * base.seq+1 .. ledgerSeq. A reserved seq whose append is still in flight is simply absent (as it
+   * would be from a listing). A hole before a found commit means a commit spanning several seqs or
+   * an odd store: the listing decides then.
+   */
+  const readMissing = async (ref: AggregateRef, base: AggregateState, ledgerSeq: number) => {
+    const gap = ledgerSeq - base.seq;
+    if (gap <= 0) return base;
+    if (gap > MAX_DIRECT_READS) return readListed(ref, base);
+    const refs = Array.from({ length: gap }, (_, i) => ({ ...ref, seq: base.seq + i + 1 }));
+    const found = await eventStore.readCommits(refs);
+    const lastFound = found.findLastIndex((c) => c !== null);
+    if (found.slice(0, lastFound + 1).some((c) => c === null)) return readListed(ref, base);
+    return applyCommits(base, found.slice(0, lastFound + 1) as Commit[]);
+  };
+
+  async function refresh(ref: AggregateRef, cached: AggregateState | undefined): Promise<AggregateState> {
+    const base = cached ?? initialState(ref);
+    if (!ledger) return readListed(ref, base);
+    const entry = await ledger.get(aggregateKey(ref));
+    // Never reserved: nothing can be in the store (an append always reserves first).
+    if (!entry) return cached ? readListed(ref, initialState(ref)) : base;
+    // The ledger went below our cache (a rollback we did not see): distrust the cache.
+    if (entry.seq < base.seq) return readListed(ref, initialState(ref));
+    return readMissing(ref, base, entry.seq);
+  }
+
   return {
     async load(ref, { fresh = true } = {}) {
       const key = aggregateKey(ref);
       const cached = cache.get(key);
       if (cached && !fresh) return cached;
-      const base = cached ?? initialState(ref);
-      const commits = await deps.eventStore.readAggregate(ref, base.seq);
-      const state = applyCommits(base, commits);
-      cache.set(key, state);
+      const state = await refresh(ref, cached);
+      const current = cache.get(key);
+      // A concurrent append may have cached a newer state meanwhile: keep the newest.
+      if (!current || current.seq <= state.seq) cache.set(key, state);
       return state;
     },
     remember(state) {

@@ -68,7 +68,11 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     stops.push(() => hub.close());
     const commands = createCommandService({
       ...adapters,
-      repository: createAggregateRepository({ eventStore: adapters.eventStore, cacheSize: config.cacheSize }),
+      repository: createAggregateRepository({
+        eventStore: adapters.eventStore,
+        cacheSize: config.cacheSize,
+        ledger: adapters.sequenceStore,
+      }),
       options: { dependencyTimeoutMs: config.dependencyTimeoutMs, trustCache: adapters.singleWriter },
       onAppended: () => adapters.appendSignal.notify(),
     });

@@ -27,7 +27,7 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     const p = { ...ports(), ...overrides };
     return createCommandService({
       ...p,
-      repository: createAggregateRepository({ eventStore: p.eventStore, cacheSize: 100 }),
+      repository: createAggregateRepository({ eventStore: p.eventStore, cacheSize: 100, ledger: p.sequenceStore }),
       options: { dependencyTimeoutMs: 2_000, trustCache: false, abandonedReservationMs: ABANDONED_MS },
     });
   };
@@ -98,6 +98,33 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       const next = await svc.execute(update(db, 2, 8), meta);
       expect(next.seq).toBe(3);
       expect(await seqs(db)).toEqual([1, 2, 3]);
+    });
+
+    it('validates against a class another gateway changed since this one cached it', async () => {
+      const [mine, other] = [service(), service()];
+      const db = await seed(mine); // `mine` caches class c with only n: INT
+      const withM = { database: db, classId: 'c', properties: { n: 1, m: 'x' } };
+      expect(await codeOf(mine.execute({ type: 'CreateInstance', input: { ...withM, id: 'a' } }, meta))).toBe(
+        'BAD_USER_INPUT',
+      );
+      await other.execute(
+        {
+          type: 'UpdateOntologyClass',
+          input: { database: db, id: 'c', expectedSeq: 1, addProperties: [{ name: 'm', type: 'STRING' }] },
+        },
+        meta,
+      );
+      expect(await codeOf(mine.execute({ type: 'CreateInstance', input: { ...withM, id: 'b' } }, meta))).toBe('OK');
+      await other.execute(
+        { type: 'UpdateInstance', input: { database: db, id: 'b', expectedSeq: 1, set: { n: 2 } } },
+        meta,
+      );
+      // `mine` cached b at seq 1; the ledger says 2, so the missing commit is read before deciding.
+      const third = await mine.execute(
+        { type: 'UpdateInstance', input: { database: db, id: 'b', expectedSeq: 2, set: { n: 3 } } },
+        meta,
+      );
+      expect(third.seq).toBe(3);
     });
 
     it('appends nothing when the event store fails, answers UNAVAILABLE, and the next write has no gap', async () => {
