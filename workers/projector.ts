@@ -13,6 +13,7 @@ import type { EventStore } from '../src/ports/eventStore.js';
 import type { ProjectedDoc, ReadModel } from '../src/ports/readModel.js';
 import type { ClaimOutcome, ProcessedEventRegistry } from '../src/ports/registry.js';
 import type { ConsumedBatch, Transport, TransportConsumer } from '../src/ports/transport.js';
+import { faultPointsFromEnv } from './faultPoints.js';
 
 export const PROJECTOR_HANDLER = 'projector';
 
@@ -50,6 +51,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
   let lastError: string | null = null;
   let applied = 0;
   let parked = 0;
+  const faults = faultPointsFromEnv();
 
   /** Claims every event, waiting while another live owner holds one (its lease may still expire). */
   async function claimAll(events: Envelope[]): Promise<Claimed[]> {
@@ -91,6 +93,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       let state: AggregateState = doc ? docToState(doc) : initialState(ref);
       for (const { envelope } of list) {
         if (envelope.seq <= state.seq) continue; // already projected (duplicate or stale)
+        faults.checkPoison(envelope.aggregateId);
         if (envelope.seq !== state.seq + 1) {
           // A gap: the transport lost or reordered something; the event store has the truth.
           metrics?.projectorRepairs.inc();
@@ -160,8 +163,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
   }
 
   async function applyClaimed(claimed: Claimed[]): Promise<void> {
+    const ids = claimed.map((c) => c.envelope.aggregateId);
+    await faults.reached('claimed', ids);
     const { docs, changes } = await project(claimed);
     await readModel.apply(docs);
+    await faults.reached('applied', ids);
     const refused = await registry.markDone(
       PROJECTOR_HANDLER,
       claimed.map(({ envelope, fence }) => ({

@@ -32,6 +32,7 @@ export interface Config {
     eventsTopic: string;
     changesTopic: string;
     partitions: number;
+    sessionTimeoutMs: number;
     projectorGroup: string;
   };
   elasticsearch: { url: string; indexPrefix: string };
@@ -103,6 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
       eventsTopic: s('KAFKA_EVENTS_TOPIC'),
       changesTopic: s('KAFKA_CHANGES_TOPIC'),
       partitions: n('KAFKA_PARTITIONS'),
+      sessionTimeoutMs: n('KAFKA_SESSION_TIMEOUT_MS'),
       projectorGroup: s('KAFKA_PROJECTOR_GROUP'),
     },
     elasticsearch: { url: s('ELASTICSEARCH_URL'), indexPrefix: s('ELASTICSEARCH_INDEX_PREFIX') },

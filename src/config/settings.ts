@@ -144,6 +144,13 @@ export const SETTINGS = [
     doc: 'Partitions of the topics when Cairn creates them.',
   },
   {
+    name: 'KAFKA_SESSION_TIMEOUT_MS',
+    kind: 'int',
+    default: '30000',
+    min: 6000,
+    doc: 'Projector consumer session: how long a dead projector keeps its partitions before others take them.',
+  },
+  {
     name: 'KAFKA_PROJECTOR_GROUP',
     kind: 'string',
     default: 'cairn-projector',

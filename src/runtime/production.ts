@@ -72,6 +72,10 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     kafka,
     topic: config.kafka.eventsTopic,
     partitions: config.kafka.partitions,
+    consumer: {
+      sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.min(3_000, config.kafka.sessionTimeoutMs / 3),
+    },
   });
   const changeFeed = createKafkaChangeFeed({
     kafka,

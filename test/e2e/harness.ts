@@ -31,6 +31,20 @@ export interface Cluster {
   stop(): Promise<void>;
   /** The last lines each process wrote to stderr, for failure messages. */
   logs(): string;
+  /** The Cairn environment of the processes (production: engines and the run's names). */
+  env: Record<string, string>;
+  /** Names of the processes: `embedded`, or `relay`, `projector`, `gateway-1`, …, and added ones. */
+  names(): string[];
+  /** SIGKILLs one process (no clean shutdown); resolves once it is gone. */
+  kill(name: string): Promise<void>;
+  /** Starts a process again after kill/stop (a gateway keeps its index in `gateways`, on a new port). */
+  start(name: string): Promise<void>;
+  /** Starts one more process with these roles and extra environment (e.g. a second projector). */
+  add(name: string, roles: string, env?: Record<string, string>): Promise<void>;
+  /** `http://127.0.0.1:<port>` of a running process (its /health and /metrics). */
+  base(name: string): string;
+  /** Everything a process wrote to stdout since it started (fault points announce themselves there). */
+  stdout(name: string): string;
 }
 
 export interface ClusterOptions {
@@ -80,6 +94,7 @@ interface Proc {
   env: Record<string, string>;
   child: ChildProcess | null;
   stderr: string;
+  stdout: string;
   url: string | null;
 }
 
@@ -104,6 +119,7 @@ const tail = (s: string) => (s.length > TAIL_BYTES ? s.slice(-TAIL_BYTES) : s);
 
 async function startProc(proc: Proc, timeoutMs: number): Promise<string> {
   proc.stderr = '';
+  proc.stdout = '';
   proc.url = null;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
@@ -133,6 +149,7 @@ async function startProc(proc: Proc, timeoutMs: number): Promise<string> {
     child.once('error', (e) => fail(`could not start: ${e.message}`));
     child.stdout?.on('data', (chunk: string) => {
       stdout = tail(stdout + chunk);
+      proc.stdout = tail(proc.stdout + chunk);
       const m = LISTENING.exec(stdout);
       if (m && proc.url === null) {
         proc.url = m[1]!;
@@ -178,7 +195,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   if (options.profile === 'embedded') {
     dataDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
     gatewayProcs = [
-      { name: 'embedded', env: { ...common, CAIRN_DATA_DIR: dataDir }, child: null, stderr: '', url: null },
+      {
+        name: 'embedded',
+        env: { ...common, CAIRN_DATA_DIR: dataDir },
+        child: null,
+        stderr: '',
+        stdout: '',
+        url: null,
+      },
     ];
     timeoutMs = 60_000;
   } else {
@@ -200,6 +224,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       env: { ...env, CAIRN_ROLES: roles },
       child: null,
       stderr: '',
+      stdout: '',
       url: null,
     });
     workers = [proc('relay', 'relay'), proc('projector', 'projector')];
@@ -209,6 +234,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   const gateways: GatewayEndpoint[] = [];
   const all = () => [...workers, ...gatewayProcs];
+  const named = (name: string): Proc => {
+    const proc = all().find((p) => p.name === name);
+    if (!proc) throw new Error(`no process ${name}; have ${all().map((p) => p.name)}`);
+    return proc;
+  };
+  const processEnv = options.profile === 'embedded' ? gatewayProcs[0]!.env : { ...workers[0]!.env };
+  delete processEnv.CAIRN_ROLES;
 
   async function start(): Promise<void> {
     try {
@@ -251,5 +283,38 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       all()
         .map((p) => `--- ${p.name} stderr (tail) ---\n${p.stderr}`)
         .join('\n'),
+    env: processEnv,
+    names: () => all().map((p) => p.name),
+    async kill(name) {
+      const child = named(name).child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async start(name) {
+      const proc = named(name);
+      const url = await startProc(proc, timeoutMs);
+      const index = gatewayProcs.indexOf(proc);
+      if (index >= 0) gateways[index] = endpoint(url);
+    },
+    async add(name, roles, env = {}) {
+      const proc: Proc = {
+        name,
+        env: { ...processEnv, ...env, CAIRN_ROLES: roles },
+        child: null,
+        stderr: '',
+        stdout: '',
+        url: null,
+      };
+      workers.push(proc);
+      await startProc(proc, timeoutMs);
+    },
+    base(name) {
+      const url = named(name).url;
+      if (!url) throw new Error(`${name} is not running`);
+      return url;
+    },
+    stdout: (name) => named(name).stdout,
   };
 }
