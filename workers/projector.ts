@@ -91,8 +91,13 @@ export function createProjector(deps: ProjectorDeps): Projector {
       };
       const doc = current.get(key);
       let state: AggregateState = doc ? docToState(doc) : initialState(ref);
-      for (const { envelope } of list) {
-        if (envelope.seq <= state.seq) continue; // already projected (duplicate or stale)
+      for (const { envelope, fence } of list) {
+        if (envelope.seq <= state.seq) {
+          // Already projected (duplicate or stale). A takeover (fence > 1) of an event whose effect is
+          // there means its owner died between the write and mark-done, before notifying: notify now.
+          if (fence > 1 && doc && doc.seq >= envelope.seq) changes.push(notification(envelope, doc));
+          continue;
+        }
         faults.checkPoison(envelope.aggregateId);
         if (envelope.seq !== state.seq + 1) {
           // A gap: the transport lost or reordered something; the event store has the truth.
@@ -107,15 +112,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
           seq: envelope.seq,
           occurredAt: envelope.occurredAt,
         });
-        const next = stateToDoc(state);
-        changes.push({
-          aggregateType: envelope.aggregateType,
-          aggregateId: envelope.aggregateId,
-          seq: envelope.seq,
-          eventType: envelope.type,
-          eventId: envelope.eventId,
-          doc: next,
-        });
+        changes.push(notification(envelope, stateToDoc(state)));
       }
       if (state.seq > (doc?.seq ?? 0)) docs.push(stateToDoc(state));
     }
@@ -259,3 +256,12 @@ export function createProjector(deps: ProjectorDeps): Projector {
 }
 
 const toClaim = (e: Envelope) => ({ eventId: e.eventId, aggregateKey: aggregateKey(e), seq: e.seq });
+
+const notification = (envelope: Envelope, doc: ProjectedDoc): ChangeNotification => ({
+  aggregateType: envelope.aggregateType,
+  aggregateId: envelope.aggregateId,
+  seq: envelope.seq,
+  eventType: envelope.type,
+  eventId: envelope.eventId,
+  doc,
+});

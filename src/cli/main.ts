@@ -16,7 +16,9 @@ Commands (production profile: they read the same environment variables as the pr
   check [--repair]         Compare the event store with the read model (seq + content hash per
                            aggregate), print the drift, and with --repair rewrite drifted docs.
   rebuild                  Drop the read model and rebuild it from the event store.
-  replay [--type T --id I] Publish stored envelopes to the transport again (all, or one aggregate);
+  replay [--type T --id I] [--reverse]
+                           Publish stored envelopes to the transport again (all, or one aggregate;
+                           --reverse: one aggregate newest first, as a reordering transport would);
                            the projector's registry makes duplicates harmless.
   parked                   List events the projector parked after repeated failures.
   unpark <eventId>         Forget a parked event so that a replay applies it again.
@@ -31,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       repair: { type: 'boolean' },
       type: { type: 'string' },
       id: { type: 'string' },
+      reverse: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -78,10 +81,24 @@ async function main(argv: string[]): Promise<number> {
         const type = values.type as AggregateType | undefined;
         if (type && !AGGREGATE_TYPES.includes(type))
           throw new Error(`--type must be one of ${AGGREGATE_TYPES.join(', ')}`);
+        if (values.reverse && !(values.id && type)) throw new Error('--reverse needs --type and --id');
         const commits =
           values.id && type
             ? await adapters.eventStore.readAggregate({ aggregateType: type, aggregateId: values.id })
             : adapters.eventStore.scan(type ? { aggregateType: type } : {});
+        if (values.reverse && Array.isArray(commits)) {
+          // One commit at a time, apart, so that each reaches the projector in its own batch.
+          let sent = 0;
+          for (const commit of commits.reverse()) {
+            await adapters.transport.publish(
+              commit.envelopes.map((e) => ({ key: aggregateKey(commit), value: serializeEnvelope(e) })),
+            );
+            sent += commit.envelopes.length;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          print({ published: sent });
+          return 0;
+        }
         let published = 0;
         let buffer: { key: string; value: string }[] = [];
         for await (const commit of commits) {

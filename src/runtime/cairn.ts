@@ -93,6 +93,7 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       ...adapters.health,
       ...(relay ? { relay: { check: workerCheck(() => relay!.status()), critical: false } } : {}),
       ...(projector ? { projector: { check: workerCheck(() => projector!.status()), critical: false } } : {}),
+      ...(projector ? { parked: { check: () => parkedCheck(adapters), critical: false } } : {}),
     });
   const server: RunningServer = await startHttpServer({
     services,
@@ -138,6 +139,15 @@ function startRetention(config: Config, adapters: Adapters, logger: Logger, role
   const timer = setInterval(() => void purge(), 3_600_000);
   timer.unref();
   return async () => clearInterval(timer);
+}
+
+/** Parked events need an operator: the process is degraded until they are replayed. */
+async function parkedCheck(adapters: Adapters): Promise<string> {
+  const parked = await adapters.registry.parked(PROJECTOR_HANDLER, 100);
+  if (parked.length > 0) {
+    throw new Error(`${parked.length === 100 ? '100+' : parked.length} parked event(s): npm run cli -- parked`);
+  }
+  return 'none';
 }
 
 const workerCheck = (status: () => { lastError: string | null } & Record<string, unknown>) => async () => {

@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConsistencyReport } from '../../src/app/consistency.js';
+import type { Cluster } from '../e2e/harness.js';
+
+/** Helpers of the fault suite: the operator CLI as oracle, metrics, PostgreSQL reads of the registry. */
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+/** Runs `src/cli/main.ts <args>` with the cluster's environment; resolves with exit code and stdout. */
+export function runCli(cluster: Cluster, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...cluster.env, CAIRN_PROFILE: 'production', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.once('error', fail);
+    child.once('exit', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** The consistency check (event store vs read model, seq + content hash per aggregate). */
+export async function consistency(cluster: Cluster, repair = false): Promise<ConsistencyReport> {
+  const { stdout, stderr } = await runCli(cluster, ['check', ...(repair ? ['--repair'] : [])]);
+  try {
+    return JSON.parse(stdout) as ConsistencyReport;
+  } catch {
+    throw new Error(`check printed no report:\n${stdout}\n${stderr}`);
+  }
+}
+
+/** Sum of every sample of a Prometheus metric (all label sets) at `base`/metrics. */
+export async function metric(base: string, name: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** The /health answer of a process. */
+export async function health(
+  base: string,
+): Promise<{ status: string; httpStatus: number; dependencies: Record<string, { status: string }> }> {
+  const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(15_000) });
+  const body = (await res.json()) as { status: string; dependencies: Record<string, { status: string }> };
+  return { ...body, httpStatus: res.status };
+}
+
+/** Waits until a process printed `FAULT <stage> <id>` (it is then stopped at that fault point). */
+export async function faultReached(cluster: Cluster, name: string, stage: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cluster.stdout(name).includes(`FAULT ${stage} `)) {
+    if (Date.now() > deadline) throw new Error(`${name} never reached fault point ${stage}\n${cluster.logs()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Fast settings so that dead owners are detected within seconds (the defaults are tuned for production). */
+export const FAST_FAILOVER = {
+  PROJECTOR_LEASE_MS: '3000',
+  PROJECTOR_HEARTBEAT_MS: '500',
+  KAFKA_SESSION_TIMEOUT_MS: '6000',
+  PROJECTOR_MAX_ATTEMPTS: '3',
+} as const;
