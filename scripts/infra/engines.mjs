@@ -1226,6 +1226,30 @@ export async function ensureEngines({ log = console.log, only, writeEnv = true, 
 }
 
 /** Stop engines started by ensureEngines (pid files in the run dir). */
+/**
+ * SIGKILLs one running engine and its child processes, as a crash would (fault tests): no clean
+ * shutdown, data left as it is. Resolves once they are gone; `ensureEngines({ only })` restarts it.
+ */
+export async function killEngine(name, { log = () => {} } = {}) {
+  const cfg = infraConfig();
+  const [n] = selectEngines([name]);
+  const e = engineFor(n, cfg, log);
+  const pid = e.livePid ? e.livePid() : livePidFromFile(e.pidFile, e.marker);
+  if (!pid) throw new Error(`${n} is not running from ${cfg.runDir}`);
+  const children = (spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout || '')
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
+  for (const p of [pid, ...children]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {}
+  }
+  while ([pid, ...children].some(pidAlive)) await sleep(50);
+  fs.rmSync(e.pidFile, { force: true });
+  log(`[${n}] killed pid ${pid} (+${children.length} children)`);
+}
+
 export async function stopEngines({ log = console.log, only } = {}) {
   const cfg = infraConfig();
   const names = selectEngines(only);

@@ -57,6 +57,8 @@ export interface ClusterOptions {
    * other tests should not depend on concurrent start-up, which `startup.e2e.test.ts` tests on its own).
    */
   parallelGatewayStart?: boolean;
+  /** Engine endpoints (production); default: the ones the vitest global setup provides. */
+  engines?: Record<string, string>;
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -206,7 +208,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ];
     timeoutMs = 60_000;
   } else {
-    const engines = inject('engines');
+    const engines = options.engines ?? inject('engines');
     const id = randomId('e2e');
     const env: Record<string, string> = {
       ...common,

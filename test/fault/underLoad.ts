@@ -1,0 +1,137 @@
+import { Api, aggregateIdOf } from '../e2e/api.js';
+import type { Cluster } from '../e2e/harness.js';
+import { randomId } from '../support/ids.js';
+import { waitFor } from '../support/wait.js';
+import { type LoadResult, startLoad } from './load.js';
+import { consistency, health } from './support.js';
+
+/**
+ * Faults under load, shared by the fault test (CI size) and `npm run soak` (any size): while clients
+ * write over every gateway, SIGKILL and restart each Cairn process, then each engine; while an engine
+ * is down, check that /health names it and that the requests needing it fail fast with UNAVAILABLE.
+ * Afterwards compare what was acknowledged with the event store and the read model.
+ */
+
+interface EngineControl {
+  kill(name: string): Promise<void>;
+  restart(name: string): Promise<void>;
+}
+
+export interface FaultRunOptions {
+  cluster: Cluster;
+  engines: EngineControl;
+  clients: number;
+  /** Acknowledged mutations to reach before the faults start, and the total to stop at. */
+  warmup: number;
+  mutations: number;
+  /** A request needing a down engine must be answered within this (the dependency timeout + slack). */
+  failFastMs: number;
+  log?: (line: string) => void;
+}
+
+export interface FaultReport {
+  faults: string[];
+  load: LoadResult;
+  /** While an engine was down: the answer of a request that needs it, and how long it took. */
+  downProbes: { engine: string; dependency: string; code: string; ms: number; healthSaidDown: boolean }[];
+  check: { acknowledged: number; instances: number; storedDomainEvents: number; duplicates: number; missing: number };
+  drift: number;
+}
+
+/** engine → its name in /health and in UNAVAILABLE's `dependency`. */
+const DEPENDENCY = { minio: 's3', pg: 'postgres', kafka: 'kafka', es: 'elasticsearch' } as const;
+type Engine = keyof typeof DEPENDENCY;
+
+export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<FaultReport> {
+  const { cluster, log = () => {} } = options;
+  const api = (i = 0) => new Api(() => cluster.gateways[i % cluster.gateways.length]!.http);
+  const database = (await api().newDatabase()).database.name;
+  await api().newClass(database, 'k', [{ name: 'v', type: 'INT' }]);
+  const probeId = randomId('probe');
+  await api().newInstance(database, 'k', { v: 0 }, probeId);
+
+  const load = startLoad({ cluster, database, classId: 'k', clients: options.clients, mutations: options.mutations });
+  const faults: string[] = [];
+  const downProbes: FaultReport['downProbes'] = [];
+  await waitFor(() => (load.progress() >= options.warmup ? true : undefined), {
+    timeoutMs: 120_000,
+    what: 'the warm-up mutations',
+  });
+
+  for (const name of cluster.names()) {
+    await cluster.kill(name);
+    faults.push(`SIGKILL ${name} at ${load.progress()} acknowledged`);
+    log(faults[faults.length - 1]!);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await cluster.start(name);
+  }
+
+  for (const engine of ['minio', 'pg', 'kafka', 'es'] as Engine[]) {
+    await options.engines.kill(engine);
+    faults.push(`SIGKILL ${engine} at ${load.progress()} acknowledged`);
+    log(faults[faults.length - 1]!);
+    downProbes.push(await probeWhileDown(engine));
+    await options.engines.restart(engine);
+    await waitFor(async () => ((await health(cluster.gateways[0]!.base)).status === 'ok' ? true : undefined), {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      what: `the gateway to see ${engine} again`,
+    });
+    log(`${engine} back at ${load.progress()} acknowledged`);
+  }
+
+  // Every process must serve again by itself: the load goes on a while after the last fault.
+  const after = load.progress();
+  await waitFor(() => (load.progress() >= after + options.warmup ? true : undefined), {
+    timeoutMs: 120_000,
+    what: 'mutations to be acknowledged after the faults',
+  });
+  load.stop();
+  const result = await load.done;
+  log(`load done: ${result.acknowledged.length} acknowledged`);
+  const check = await compareWithStore(api, database, result);
+  await api().settle(
+    database,
+    [...result.finalSeq].map(([id, seq]) => ({ id, seq })),
+  );
+  const report = await consistency(cluster);
+  return { faults, load: result, downProbes, check, drift: report.drift.length };
+
+  async function probeWhileDown(engine: Engine): Promise<FaultReport['downProbes'][number]> {
+    const dependency = DEPENDENCY[engine];
+    const healthSaidDown = await waitFor(
+      async () =>
+        (await health(cluster.gateways[0]!.base)).dependencies[dependency]?.status === 'down' ? true : undefined,
+      { timeoutMs: 15_000, intervalMs: 200, what: `/health to report ${dependency} down` },
+    ).catch(() => false);
+    const started = Date.now();
+    // The write path needs S3 and PostgreSQL; queries need Elasticsearch; Kafka only feeds the workers.
+    const res =
+      engine === 'es' || engine === 'kafka'
+        ? await api().instance(database, probeId)
+        : await api().updateInstance({ database, id: probeId, expectedSeq: 1, set: { v: 1 } });
+    const code = String(res.body.errors?.[0]?.extensions?.code ?? 'OK');
+    return { engine, dependency, code, ms: Date.now() - started, healthSaidDown };
+  }
+}
+
+/** Every acknowledged mutation is in its aggregate's history exactly once, at its seq; nothing else is. */
+async function compareWithStore(api: (i?: number) => Api, database: string, result: LoadResult) {
+  const byId = new Map<string, { seq: number; key: string }[]>();
+  for (const a of result.acknowledged) byId.set(a.id, [...(byId.get(a.id) ?? []), a]);
+  let storedDomainEvents = 0;
+  let duplicates = 0;
+  let missing = 0;
+  for (const [id, acks] of byId) {
+    const events = await api().eventsOf('INSTANCE', aggregateIdOf(database, id), { first: 1000 });
+    const domain = events.filter((e) => e.kind === 'DOMAIN');
+    storedDomainEvents += domain.length;
+    const keys = domain.map((e) => e.idempotencyKey);
+    duplicates += keys.length - new Set(keys).size;
+    for (const ack of acks) {
+      const found = domain.filter((e) => e.idempotencyKey === ack.key);
+      if (found.length !== 1 || found[0]!.seq !== ack.seq) missing++;
+    }
+  }
+  return { acknowledged: result.acknowledged.length, instances: byId.size, storedDomainEvents, duplicates, missing };
+}
