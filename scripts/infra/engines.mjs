@@ -1247,6 +1247,9 @@ export async function killEngine(name, { log = () => {} } = {}) {
   }
   while ([pid, ...children].some(pidAlive)) await sleep(50);
   fs.rmSync(e.pidFile, { force: true });
+  // A killed postmaster may linger as a zombie (nobody reaps it here), which PostgreSQL would take
+  // for a live one holding its lock file: the lock is ours to clear, we just killed its owner.
+  if (n === 'pg') fs.rmSync(path.join(cfg.runDir, 'pg', 'postmaster.pid'), { force: true });
   log(`[${n}] killed pid ${pid} (+${children.length} children)`);
 }
 

@@ -21,9 +21,10 @@ export interface FaultRunOptions {
   cluster: Cluster;
   engines: EngineControl;
   clients: number;
-  /** Acknowledged mutations to reach before the faults start, and the total to stop at. */
+  /** Acknowledged mutations before the faults start, and again after the last one. */
   warmup: number;
-  mutations: number;
+  /** Keep the load going after the faults until at least this many were acknowledged in all. */
+  atLeast: number;
   /** A request needing a down engine must be answered within this (the dependency timeout + slack). */
   failFastMs: number;
   log?: (line: string) => void;
@@ -50,7 +51,13 @@ export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<Faul
   const probeId = randomId('probe');
   await api().newInstance(database, 'k', { v: 0 }, probeId);
 
-  const load = startLoad({ cluster, database, classId: 'k', clients: options.clients, mutations: options.mutations });
+  const load = startLoad({
+    cluster,
+    database,
+    classId: 'k',
+    clients: options.clients,
+    mutations: Number.MAX_SAFE_INTEGER,
+  });
   const faults: string[] = [];
   const downProbes: FaultReport['downProbes'] = [];
   await waitFor(() => (load.progress() >= options.warmup ? true : undefined), {
@@ -81,9 +88,9 @@ export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<Faul
   }
 
   // Every process must serve again by itself: the load goes on a while after the last fault.
-  const after = load.progress();
-  await waitFor(() => (load.progress() >= after + options.warmup ? true : undefined), {
-    timeoutMs: 120_000,
+  const target = Math.max(load.progress() + options.warmup, options.atLeast);
+  await waitFor(() => (load.progress() >= target ? true : undefined), {
+    timeoutMs: 120_000 + options.atLeast * 50,
     what: 'mutations to be acknowledged after the faults',
   });
   load.stop();
