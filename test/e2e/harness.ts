@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
 import { randomId } from '../support/ids.js';
 
 /**
@@ -208,7 +207,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ];
     timeoutMs = 60_000;
   } else {
-    const engines = options.engines ?? inject('engines');
+    // Imported here: vitest can only be loaded inside a test run, and the soak command is not one.
+    const engines = options.engines ?? (await import('vitest')).inject('engines');
     const id = randomId('e2e');
     const env: Record<string, string> = {
       ...common,
