@@ -62,7 +62,9 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
   const schema = config.postgres.schema;
   await retryStartup('postgres migrations', logger, () => migrate(pool, { schema }));
   await retryStartup('s3 bucket', logger, () => ensureBucket(s3, config.s3.bucket));
-  const eventStore = createS3EventStore({ s3, bucket: config.s3.bucket, prefix: config.s3.prefix });
+  // 64 GETs in flight per read (relay batch, scan page): MinIO answers ~2-4k small GETs/s here only
+  // with that many outstanding.
+  const eventStore = createS3EventStore({ s3, bucket: config.s3.bucket, prefix: config.s3.prefix, concurrency: 64 });
   const readModel = createElasticsearchReadModel({
     client: elasticsearch,
     indexPrefix: config.elasticsearch.indexPrefix,

@@ -240,15 +240,19 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     async *scan(scanOptions = {}) {
       const { aggregateType, pageSize = 100 } = scanOptions;
       const listPrefix = k(aggregateType === undefined ? EVENTS_PREFIX : `${EVENTS_PREFIX}${aggregateType}/`);
-      let next: Promise<ListResult> | undefined = list(listPrefix, pageSize);
+      // One page ahead: the next page is listed and its commits fetched while the consumer handles
+      // this one, so a scan is bounded by the GETs in flight, not by list-read-consume in turn.
+      const fetchPage = async (token?: string) => {
+        const res = await list(listPrefix, pageSize, token);
+        return { commits: await readKeys(keysOf(res, COMMIT_FILE)), token: res.nextContinuationToken };
+      };
+      let next: ReturnType<typeof fetchPage> | undefined = fetchPage();
       while (next) {
-        const res: ListResult = await next;
-        const token = res.nextContinuationToken;
-        // Fetch the next listing while this page's commits are read; mark it handled in case the
-        // consumer stops early (its failure is then nobody's business).
-        next = token === undefined ? undefined : list(listPrefix, pageSize, token);
+        const page: Awaited<ReturnType<typeof fetchPage>> = await next;
+        next = page.token === undefined ? undefined : fetchPage(page.token);
+        // Handled in case the consumer stops early (its failure is then nobody's business).
         next?.catch(() => undefined);
-        yield* await readKeys(keysOf(res, COMMIT_FILE));
+        yield* page.commits;
       }
     },
 

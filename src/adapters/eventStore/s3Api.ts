@@ -176,7 +176,8 @@ const xmlValue = (xml: string, tag: string): string | undefined => xmlValues(xml
 export function httpS3Api(options: HttpS3Options): S3Api {
   const url = new URL(options.endpoint);
   const secure = url.protocol === 'https:';
-  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: options.maxSockets ?? 128 });
+  const maxSockets = options.maxSockets ?? 128;
+  const agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, maxSockets });
   const transport = secure ? https : http;
   const host = options.forcePathStyle ? url.host : `${options.bucket}.${url.host}`;
   const basePath = `${url.pathname.replace(/\/$/, '')}${options.forcePathStyle ? `/${options.bucket}` : ''}`;
@@ -243,7 +244,13 @@ export function httpS3Api(options: HttpS3Options): S3Api {
         },
       );
       r.on('timeout', () => r.destroy(new Error(`S3 request timed out after ${options.timeoutMs} ms`)));
-      r.on('error', (e) => reject(new S3HttpError('NetworkError', undefined, e.message, e)));
+      r.on('error', (e) =>
+        reject(
+          r.reusedSocket && isClosedByPeer(e)
+            ? new StaleSocketError(e)
+            : new S3HttpError('NetworkError', undefined, e.message, e),
+        ),
+      );
       r.end(req.body);
     });
   }
@@ -252,13 +259,19 @@ export function httpS3Api(options: HttpS3Options): S3Api {
 
   /** Sends the request, retrying a transient failure; a non-2xx answer becomes an S3HttpError. */
   async function send(req: HttpRequest, accept: (status: number) => boolean = ok): Promise<HttpResponse> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, stale = 0; ; attempt++) {
       let res: HttpResponse;
       try {
         res = await once(req);
       } catch (e) {
+        // A kept-alive socket the server had already closed: not a failure of the engine, try again
+        // (the pool hands out the next socket, or a new one); at most every pooled socket once.
+        if (e instanceof StaleSocketError && stale++ < maxSockets) {
+          attempt--;
+          continue;
+        }
         if (attempt < attempts) continue;
-        throw e;
+        throw e instanceof StaleSocketError ? e.error : e;
       }
       if (accept(res.status)) return res;
       if (transient(res.status) && attempt < attempts) continue;
@@ -321,3 +334,15 @@ export function httpS3Api(options: HttpS3Options): S3Api {
 }
 
 const ok = (status: number): boolean => status >= 200 && status < 300;
+
+const isClosedByPeer = (e: Error): boolean =>
+  ['ECONNRESET', 'EPIPE'].includes((e as NodeJS.ErrnoException).code ?? '') || e.message === 'socket hang up';
+
+/** A request failed on a reused keep-alive socket (closed by the server while idle). */
+class StaleSocketError extends Error {
+  readonly error: S3HttpError;
+  constructor(cause: Error) {
+    super(cause.message);
+    this.error = new S3HttpError('NetworkError', undefined, cause.message, cause);
+  }
+}
