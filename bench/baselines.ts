@@ -3,18 +3,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeS
 import { open } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import {
-  CreateBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
+import { httpS3Api, type S3Api, sdkS3Api } from '../src/adapters/eventStore/s3Api.js';
 import { type Figure, latencyFigure, type Params, rateFigure, round, WindowCounter } from './stats.js';
 import { runLoop } from './workload.js';
 
@@ -59,9 +52,25 @@ export interface BaselineOptions {
 const avgBytes = (bodies: string[]) =>
   bodies.length ? Math.round(bodies.reduce((s, b) => s + Buffer.byteLength(b), 0) / bodies.length) : 0;
 
+/** The S3 client Cairn's production profile uses (plain HTTP, SigV4). */
+export function s3Api(env: Record<string, string>, bucket: string): S3Api {
+  return httpS3Api({
+    endpoint: env.S3_ENDPOINT ?? '',
+    region: env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: (env.S3_FORCE_PATH_STYLE ?? 'true') !== 'false',
+    accessKeyId: env.S3_ACCESS_KEY_ID ?? '',
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? '',
+    bucket,
+    timeoutMs: 10_000,
+  });
+}
+
 export async function s3Baselines(env: Record<string, string>, prefix: string, o: BaselineOptions): Promise<Figure[]> {
-  const s3 = s3Client(env);
   const bucket = env.S3_BUCKET ?? 'cairn-events';
+  const sdk = s3Client(env);
+  // The same client as Cairn (plain HTTP); the AWS SDK's GET rate beside it shows what the SDK costs.
+  const s3 = s3Api(env, bucket);
+  const viaSdk = sdkS3Api(sdk, bucket);
   const bodies = o.commits.length ? o.commits : ['x'.repeat(800)];
   const base = `${prefix}baseline-${randomBytes(3).toString('hex')}/`;
   const durationMs = o.quick ? 800 : 5_000;
@@ -69,32 +78,22 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
   let n = 0;
   const written: string[] = [];
   try {
-    await s3
-      .send(new HeadBucketCommand({ Bucket: bucket }))
-      .catch(() => s3.send(new CreateBucketCommand({ Bucket: bucket })));
+    await s3.headBucket().catch(() => s3.createBucket());
     const put = async () => {
       const key = `${base}${(n++).toString().padStart(10, '0')}.jsonl`;
       const body = bodies[n % bodies.length]!;
       const t = performance.now();
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: body,
-          IfNoneMatch: '*',
-          ContentType: 'application/x-ndjson',
-        }),
-      );
+      await s3.put(key, body, { ifNoneMatch: true, contentType: 'application/x-ndjson' });
       written.push(key);
       return { ms: performance.now() - t, ok: true };
     };
-    const get = async () => {
+    const getWith = (api: S3Api) => async () => {
       const key = written[Math.floor(Math.random() * written.length)]!;
       const t = performance.now();
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      await res.Body?.transformToString('utf8');
+      await api.get(key);
       return { ms: performance.now() - t, ok: true };
     };
+    const get = getWith(s3);
     const params = (c: number): Params => ({
       concurrency: c,
       objectBytes: avgBytes(bodies),
@@ -106,6 +105,7 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
       ['engine.s3.put.c32', 'minio PUT rate (32 clients)', 32, put],
       ['engine.s3.get.c1', 'minio GET latency (1 client)', 1, get],
       ['engine.s3.get.c16', 'minio GET rate (16 clients)', 16, get],
+      ['engine.s3.get.c16.sdk', 'minio GET rate, AWS SDK client (16 clients)', 16, getWith(viaSdk)],
     ] as const) {
       const r = await runLoop(c, 300, durationMs, op);
       figures.push(
@@ -122,16 +122,10 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
     }
   } finally {
     for (let i = 0; i < written.length; i += 1000) {
-      await s3
-        .send(
-          new DeleteObjectsCommand({
-            Bucket: bucket,
-            Delete: { Objects: written.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
-          }),
-        )
-        .catch(() => undefined);
+      await s3.deleteMany(written.slice(i, i + 1000)).catch(() => undefined);
     }
-    s3.destroy();
+    s3.destroy?.();
+    sdk.destroy();
   }
   return figures;
 }

@@ -40,6 +40,7 @@ function requiredIds(profile: string, levels: number[]): string[] {
       'engine.s3.put.c32',
       'engine.s3.get.c1',
       'engine.s3.get.c16',
+      'engine.s3.get.c16.sdk',
       'engine.pg.rtt',
       'engine.kafka.produce',
       'engine.kafka.consume',

@@ -70,13 +70,21 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 
   async function loadDependencies(command: Command, state: AggregateState, fresh: boolean) {
     const deps = dependenciesOf(command, state);
-    const load = (ref: AggregateRef) =>
-      withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: fresh || !options.trustCache }));
+    const load = (ref: AggregateRef, verify = fresh || !options.trustCache) =>
+      withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: verify }));
+    // Of the database, referenced instances and target classes a decision reads only liveness, which
+    // the reservation re-checks atomically (requireLive; a refusal re-decides on fresh states). So a
+    // cached live state is used as it is; only a state that is not live is verified.
+    const loadLive = async (ref: AggregateRef) => {
+      if (fresh) return load(ref);
+      const cached = await load(ref, false);
+      return cached.exists ? cached : load(ref);
+    };
     const [database, ontologyClass, instances, targetClasses] = await Promise.all([
-      deps.database ? load(deps.database) : null,
+      deps.database ? loadLive(deps.database) : null,
       deps.ontologyClass ? load(deps.ontologyClass) : null,
-      Promise.all(deps.referencedInstances.map(load)),
-      Promise.all(deps.targetClasses.map(load)),
+      Promise.all(deps.referencedInstances.map(loadLive)),
+      Promise.all(deps.targetClasses.map(loadLive)),
     ]);
     const byId = <S extends AggregateState>(states: AggregateState[]) =>
       new Map(states.map((s) => [(s as InstanceState | OntologyClassState).id, s.exists ? (s as S) : null]));

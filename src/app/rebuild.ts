@@ -11,21 +11,33 @@ import { applyCommits } from './aggregateRepository.js';
  */
 export async function rebuildReadModel(
   deps: { eventStore: EventStore; readModel: ReadModel },
-  options: { batchSize?: number; onProgress?: (p: { commits: number; aggregates: number }) => void } = {},
+  options: {
+    batchSize?: number;
+    /** Commits listed and read per scan page. @default 1000 */
+    pageSize?: number;
+    onProgress?: (p: { commits: number; aggregates: number }) => void;
+  } = {},
 ): Promise<{ commits: number; aggregates: number }> {
   const batchSize = options.batchSize ?? 500;
   let batch: ProjectedDoc[] = [];
   let current = null as { key: string; state: AggregateState } | null;
   let commits = 0;
   let aggregates = 0;
+  // One bulk write in flight while the scan reads on: a write failure still fails the rebuild (at
+  // the next flush at the latest).
+  let writing: Promise<void> = Promise.resolve();
   const flush = async (force: boolean) => {
     if (batch.length >= batchSize || (force && batch.length > 0)) {
-      await deps.readModel.apply(batch);
+      await writing;
+      const docs = batch;
+      const progress = { commits, aggregates };
       batch = [];
-      options.onProgress?.({ commits, aggregates });
+      writing = deps.readModel.apply(docs).then(() => options.onProgress?.(progress));
+      writing.catch(() => undefined);
     }
+    if (force) await writing;
   };
-  for await (const commit of deps.eventStore.scan()) {
+  for await (const commit of deps.eventStore.scan({ pageSize: options.pageSize ?? 1000 })) {
     commits++;
     const key = aggregateKey(commit);
     if (current?.key !== key) {

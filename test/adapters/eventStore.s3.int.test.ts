@@ -3,6 +3,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
 import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
+import { httpS3Api, type S3Api } from '../../src/adapters/eventStore/s3Api.js';
 import { EventAlreadyExistsError, UnavailableError } from '../../src/core/errors.js';
 import { describeEventStoreContract, makeCommit } from '../contract/eventStore.contract.js';
 import { randomId } from '../support/ids.js';
@@ -27,6 +28,23 @@ const makeClient = (overrides: { endpoint?: string; timeoutMs?: number } = {}): 
         }),
   });
 
+/** The production client: plain HTTP, SigV4 signed here. */
+const makeHttpClient = (overrides: { endpoint?: string; timeoutMs?: number } = {}): S3Api =>
+  httpS3Api({
+    endpoint: overrides.endpoint ?? engines.S3_ENDPOINT,
+    region: engines.S3_REGION,
+    forcePathStyle: engines.S3_FORCE_PATH_STYLE !== 'false',
+    accessKeyId: engines.S3_ACCESS_KEY_ID,
+    secretAccessKey: engines.S3_SECRET_ACCESS_KEY,
+    bucket: BUCKET,
+    timeoutMs: overrides.timeoutMs ?? 5_000,
+    attempts: overrides.timeoutMs === undefined ? 2 : 1,
+  });
+
+type Client = S3Client | S3Api;
+const destroy = (c: Client) => ('send' in c ? c.destroy() : c.destroy?.());
+
+/** Cleanup always goes through the SDK client. */
 const s3 = makeClient();
 const prefixes: string[] = [];
 
@@ -50,87 +68,99 @@ afterAll(() => {
   s3.destroy();
 });
 
-describeEventStoreContract('s3', async () => {
-  const prefix = `${randomId('es')}/`;
-  prefixes.push(prefix);
-  return { store: createS3EventStore({ s3, bucket: BUCKET, prefix }), cleanup: () => deletePrefix(prefix) };
-});
+const CLIENTS: [string, (o?: { endpoint?: string; timeoutMs?: number }) => Client][] = [
+  ['aws sdk', makeClient],
+  ['plain http', makeHttpClient],
+];
 
-describe('S3 event store', () => {
-  it('lets no second store instance overwrite a commit (S3 enforces If-None-Match)', async () => {
-    const prefix = randomId('es');
-    const other = makeClient();
-    try {
-      const one = createS3EventStore({ s3, bucket: BUCKET, prefix });
-      const two = createS3EventStore({ s3: other, bucket: BUCKET, prefix: `${prefix}/` });
-      const original = makeCommit('INSTANCE', 'db/inst-1', 1);
-      await one.append(original);
-      await expect(two.append(makeCommit('INSTANCE', 'db/inst-1', 1))).rejects.toBeInstanceOf(EventAlreadyExistsError);
+for (const [clientName, make] of CLIENTS) {
+  const s3 = make();
+  afterAll(() => destroy(s3));
 
-      const racers = Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two));
-      const contenders = racers.map(() => makeCommit('INSTANCE', 'db/inst-1', 2));
-      const results = await Promise.allSettled(racers.map((store, i) => store.append(contenders[i]!)));
-      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      expect(await two.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/inst-1' })).toHaveLength(2);
-      expect((await two.readCommits([original]))[0]).toEqual(original);
-    } finally {
-      other.destroy();
-      await deletePrefix(`${prefix}/`);
-    }
-  });
-
-  it('isolates stores by prefix', async () => {
-    const [a, b] = [randomId('es'), randomId('es')];
-    const one = createS3EventStore({ s3, bucket: BUCKET, prefix: a });
-    const two = createS3EventStore({ s3, bucket: BUCKET, prefix: b });
-    try {
-      await one.append(makeCommit('DATABASE', 'shop', 1));
-      await two.append(makeCommit('DATABASE', 'shop', 1));
-      expect(await one.listUnpublished(10)).toHaveLength(1);
-      expect(await two.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).toHaveLength(1);
-    } finally {
-      await Promise.all([deletePrefix(`${a}/`), deletePrefix(`${b}/`)]);
-    }
-  });
-
-  it('reads a long aggregate across listing pages and marks more than 1000 refs published', async () => {
+  describeEventStoreContract(`s3 (${clientName})`, async () => {
     const prefix = `${randomId('es')}/`;
-    const store = createS3EventStore({ s3, bucket: BUCKET, prefix, concurrency: 32 });
-    try {
-      const commits = Array.from({ length: 1105 }, (_, i) => makeCommit('INSTANCE', 'db/long', i + 1));
-      await mapLimit(commits, 64, (c) => store.append(c));
-
-      const all = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' });
-      expect(all.map((c) => c.seq)).toEqual(commits.map((c) => c.seq));
-      const tail = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' }, 990, 20);
-      expect(tail.map((c) => c.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 991 + i));
-
-      const refs = await store.listUnpublished(5000);
-      expect(refs).toHaveLength(1105);
-      await store.markPublished(refs);
-      expect(await store.listUnpublished(10)).toEqual([]);
-    } finally {
-      await deletePrefix(prefix);
-    }
+    prefixes.push(prefix);
+    return { store: createS3EventStore({ s3, bucket: BUCKET, prefix }), cleanup: () => deletePrefix(prefix) };
   });
 
-  it('reports an unreachable endpoint as UnavailableError, quickly', async () => {
-    const dead = makeClient({ endpoint: 'http://127.0.0.1:1', timeoutMs: 500 });
-    const store = createS3EventStore({ s3: dead, bucket: BUCKET, prefix: randomId('es') });
-    const started = Date.now();
-    try {
-      await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
-      await expect(store.append(makeCommit('DATABASE', 'shop', 1))).rejects.toBeInstanceOf(UnavailableError);
-      await expect(store.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).rejects.toMatchObject({
-        code: 'UNAVAILABLE',
-        retriable: true,
-      });
-      await expect(store.listUnpublished(10)).rejects.toBeInstanceOf(UnavailableError);
-      await expect(store.getCheckpoint('relay')).rejects.toBeInstanceOf(UnavailableError);
-      await expect(ensureBucket(dead, BUCKET)).rejects.toBeInstanceOf(UnavailableError);
-      expect(Date.now() - started).toBeLessThan(5_000);
-    } finally {
-      dead.destroy();
-    }
+  describe(`S3 event store (${clientName})`, () => {
+    it('lets no second store instance overwrite a commit (S3 enforces If-None-Match)', async () => {
+      const prefix = randomId('es');
+      const other = make();
+      try {
+        const one = createS3EventStore({ s3, bucket: BUCKET, prefix });
+        const two = createS3EventStore({ s3: other, bucket: BUCKET, prefix: `${prefix}/` });
+        const original = makeCommit('INSTANCE', 'db/inst-1', 1);
+        await one.append(original);
+        await expect(two.append(makeCommit('INSTANCE', 'db/inst-1', 1))).rejects.toBeInstanceOf(
+          EventAlreadyExistsError,
+        );
+
+        const racers = Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two));
+        const contenders = racers.map(() => makeCommit('INSTANCE', 'db/inst-1', 2));
+        const results = await Promise.allSettled(racers.map((store, i) => store.append(contenders[i]!)));
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(await two.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/inst-1' })).toHaveLength(2);
+        expect((await two.readCommits([original]))[0]).toEqual(original);
+      } finally {
+        destroy(other);
+        await deletePrefix(`${prefix}/`);
+      }
+    });
+
+    it('isolates stores by prefix', async () => {
+      const [a, b] = [randomId('es'), randomId('es')];
+      const one = createS3EventStore({ s3, bucket: BUCKET, prefix: a });
+      const two = createS3EventStore({ s3, bucket: BUCKET, prefix: b });
+      try {
+        await one.append(makeCommit('DATABASE', 'shop', 1));
+        await two.append(makeCommit('DATABASE', 'shop', 1));
+        expect(await one.listUnpublished(10)).toHaveLength(1);
+        expect(await two.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).toHaveLength(1);
+      } finally {
+        await Promise.all([deletePrefix(`${a}/`), deletePrefix(`${b}/`)]);
+      }
+    });
+
+    it('reads a long aggregate across listing pages and marks more than 1000 refs published', async () => {
+      const prefix = `${randomId('es')}/`;
+      const store = createS3EventStore({ s3, bucket: BUCKET, prefix, concurrency: 32 });
+      try {
+        const commits = Array.from({ length: 1105 }, (_, i) => makeCommit('INSTANCE', 'db/long', i + 1));
+        await mapLimit(commits, 64, (c) => store.append(c));
+
+        const all = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' });
+        expect(all.map((c) => c.seq)).toEqual(commits.map((c) => c.seq));
+        const tail = await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/long' }, 990, 20);
+        expect(tail.map((c) => c.seq)).toEqual(Array.from({ length: 20 }, (_, i) => 991 + i));
+
+        const refs = await store.listUnpublished(5000);
+        expect(refs).toHaveLength(1105);
+        await store.markPublished(refs);
+        expect(await store.listUnpublished(10)).toEqual([]);
+      } finally {
+        await deletePrefix(prefix);
+      }
+    });
+
+    it('reports an unreachable endpoint as UnavailableError, quickly', async () => {
+      const dead = make({ endpoint: 'http://127.0.0.1:1', timeoutMs: 500 });
+      const store = createS3EventStore({ s3: dead, bucket: BUCKET, prefix: randomId('es') });
+      const started = Date.now();
+      try {
+        await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+        await expect(store.append(makeCommit('DATABASE', 'shop', 1))).rejects.toBeInstanceOf(UnavailableError);
+        await expect(store.readAggregate({ aggregateType: 'DATABASE', aggregateId: 'shop' })).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+          retriable: true,
+        });
+        await expect(store.listUnpublished(10)).rejects.toBeInstanceOf(UnavailableError);
+        await expect(store.getCheckpoint('relay')).rejects.toBeInstanceOf(UnavailableError);
+        await expect(ensureBucket(dead, BUCKET)).rejects.toBeInstanceOf(UnavailableError);
+        expect(Date.now() - started).toBeLessThan(5_000);
+      } finally {
+        destroy(dead);
+      }
+    });
   });
-});
+}

@@ -1,7 +1,7 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
+import { httpS3Api, type S3Api } from '../../src/adapters/eventStore/s3Api.js';
 import { createPostgresIdempotencyStore } from '../../src/adapters/idempotencyStore/postgres.js';
 import { migrate } from '../../src/adapters/postgres/migrate.js';
 import { quoteIdent } from '../../src/adapters/postgres/sql.js';
@@ -11,7 +11,7 @@ import { describeWritePath, type WritePathPorts } from './writePath.suite.js';
 
 const schema = randomId('cairn_wp_');
 let pool: pg.Pool;
-let s3: S3Client;
+let s3: S3Api;
 let ports: WritePathPorts;
 
 beforeAll(async () => {
@@ -19,11 +19,15 @@ beforeAll(async () => {
   pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
   pool.on('error', () => undefined);
   await migrate(pool, { schema });
-  s3 = new S3Client({
+  // The client production uses (plain HTTP, SigV4).
+  s3 = httpS3Api({
     endpoint: env.S3_ENDPOINT,
     region: env.S3_REGION,
     forcePathStyle: true,
-    credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    accessKeyId: env.S3_ACCESS_KEY_ID,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+    bucket: 'cairn-test',
+    timeoutMs: 5_000,
   });
   await ensureBucket(s3, 'cairn-test');
   ports = {
@@ -35,7 +39,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
   await pool.end();
-  s3.destroy();
+  s3.destroy?.();
 });
 
 describeWritePath('production: S3 + PostgreSQL', () => ports);

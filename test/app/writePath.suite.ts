@@ -127,6 +127,16 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(third.seq).toBe(3);
     });
 
+    it('refuses a create under a database another gateway deleted since this one cached it live', async () => {
+      const [mine, other] = [service(), service()];
+      const db = await seed(mine); // `mine` caches the database as live
+      await other.execute({ type: 'DeleteInstance', input: { database: db, id: 'i', expectedSeq: 1 } }, meta);
+      await other.execute({ type: 'DeleteOntologyClass', input: { database: db, id: 'c', expectedSeq: 1 } }, meta);
+      await other.execute({ type: 'DeleteDatabase', input: { name: db, expectedSeq: 1 } }, meta);
+      const create = { database: db, classId: 'c', id: 'late', properties: { n: 1 } };
+      expect(await codeOf(mine.execute({ type: 'CreateInstance', input: create }, meta))).toBe('NOT_FOUND');
+    });
+
     it('appends nothing when the event store fails, answers UNAVAILABLE, and the next write has no gap', async () => {
       const real = ports().eventStore;
       const failing: EventStore = {

@@ -1,13 +1,4 @@
-import {
-  CreateBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
 import { EventAlreadyExistsError, UnavailableError } from '../../core/errors.js';
 import {
@@ -28,10 +19,14 @@ import {
   unpublishedKey,
 } from '../../ports/eventStore.js';
 import { mapLimit } from './concurrency.js';
+import { type ListResult, type S3Api, sdkS3Api } from './s3Api.js';
 
 export interface S3EventStoreOptions {
-  /** Built by the composition root (endpoint, credentials, timeouts, SDK retries). */
-  s3: S3Client;
+  /**
+   * Built by the composition root: the plain-HTTP client (`httpS3Api`, production), or an AWS SDK
+   * client (endpoint, credentials, timeouts, SDK retries), wrapped here.
+   */
+  s3: S3Client | S3Api;
   bucket: string;
   /** Prepended to every key (test isolation, several stores in one bucket); a missing trailing '/' is added. @default '' */
   prefix?: string;
@@ -80,14 +75,11 @@ const guard = async <T>(request: Promise<T>): Promise<T> => {
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+const apiOf = (s3: S3Client | S3Api, bucket: string): S3Api => ('send' in s3 ? sdkS3Api(s3, bucket) : s3);
+
 /** Creates the bucket unless it exists already (owned by these credentials). */
-export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  } catch (e) {
-    if (asSdkError(e).name === 'BucketAlreadyOwnedByYou') return;
-    throw translate(e);
-  }
+export async function ensureBucket(s3: S3Client | S3Api, bucket: string): Promise<void> {
+  await guard(apiOf(s3, bucket).createBucket());
 }
 
 /**
@@ -99,15 +91,15 @@ export async function ensureBucket(s3: S3Client, bucket: string): Promise<void> 
  * marker. A read is one listing of the aggregate's own keys plus parallel GETs.
  */
 export function createS3EventStore(options: S3EventStoreOptions): EventStore {
-  const { s3, bucket, concurrency = 16, markerAttempts = 4 } = options;
+  const { bucket, concurrency = 16, markerAttempts = 4 } = options;
+  const s3 = apiOf(options.s3, bucket);
   const rawPrefix = options.prefix ?? '';
   const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
   const k = (key: string): string => prefix + key;
 
   const getText = async (key: string): Promise<string | null> => {
     try {
-      const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return (await res.Body?.transformToString('utf-8')) ?? '';
+      return await s3.get(key);
     } catch (e) {
       if (isNotFound(e)) return null;
       throw translate(e);
@@ -124,33 +116,22 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
   const list = (listPrefix: string, maxKeys: number, token?: string, startAfter?: string) =>
     guard(
-      s3.send(
-        new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: listPrefix,
-          MaxKeys: Math.max(1, Math.min(MAX_KEYS, maxKeys)),
-          ContinuationToken: token,
-          StartAfter: token === undefined ? startAfter : undefined,
-        }),
-      ),
+      s3.list({
+        prefix: listPrefix,
+        maxKeys: Math.max(1, Math.min(MAX_KEYS, maxKeys)),
+        continuationToken: token,
+        startAfter,
+      }),
     );
 
-  const keysOf = (res: ListObjectsV2CommandOutput, file: RegExp): string[] =>
-    (res.Contents ?? []).flatMap((o) => (o.Key && file.test(o.Key.slice(o.Key.lastIndexOf('/') + 1)) ? [o.Key] : []));
+  const keysOf = (res: ListResult, file: RegExp): string[] =>
+    res.keys.filter((key) => file.test(key.slice(key.lastIndexOf('/') + 1)));
 
   const putCommit = async (commit: Commit, body: string): Promise<void> => {
     const key = k(commitKey(commit));
     for (let attempt = 1; ; attempt++) {
       try {
-        await s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: body,
-            IfNoneMatch: '*',
-            ContentType: 'application/x-ndjson',
-          }),
-        );
+        await s3.put(key, body, { ifNoneMatch: true, contentType: 'application/x-ndjson' });
         return;
       } catch (e) {
         if (isConditionalConflict(e) && attempt < CONFLICT_ATTEMPTS) {
@@ -168,8 +149,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     }
   };
 
-  const putMarker = (r: CommitRef): Promise<unknown> =>
-    s3.send(new PutObjectCommand({ Bucket: bucket, Key: k(unpublishedKey(r)), Body: '', ContentLength: 0 }));
+  const putMarker = (r: CommitRef): Promise<unknown> => s3.put(k(unpublishedKey(r)), '');
 
   const store: EventStore = {
     async append(commit) {
@@ -211,7 +191,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         const res = await list(listPrefix, limit - keys.length, token, startAfter);
         // Only the aggregate's own commits: a deeper key would belong to another aggregate.
         for (const key of keysOf(res, COMMIT_FILE)) if (!key.includes('/', listPrefix.length)) keys.push(key);
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        token = res.nextContinuationToken;
       } while (token !== undefined && keys.length < limit);
       return readKeys(keys.slice(0, limit));
     },
@@ -234,7 +214,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
           const r = parseRefKey(key, listPrefix);
           if (r) refs.push(r);
         }
-        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        token = res.nextContinuationToken;
         if (token === undefined) break;
       }
       return refs.slice(0, limit);
@@ -245,21 +225,13 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       const batches: CommitRef[][] = [];
       for (let i = 0; i < refs.length; i += MAX_KEYS) batches.push(refs.slice(i, i + MAX_KEYS));
       await mapLimit(batches, concurrency, async (batch) => {
-        const res = await guard(
-          s3.send(
-            new DeleteObjectsCommand({
-              Bucket: bucket,
-              Delete: { Objects: batch.map((r) => ({ Key: k(unpublishedKey(r)) })), Quiet: true },
-            }),
-          ),
-        );
+        const failed = await guard(s3.deleteMany(batch.map((r) => k(unpublishedKey(r)))));
         // Deleting an absent key is a success in S3, so any error here is a real failure.
-        const failed = res.Errors ?? [];
-        if (failed.length > 0) {
-          const first = failed[0];
+        const first = failed[0];
+        if (first) {
           throw new UnavailableError(
             DEPENDENCY,
-            new Error(`DeleteObjects: ${first?.Code} ${first?.Message} (${first?.Key})`),
+            new Error(`DeleteObjects: ${first.code} ${first.message} (${first.key})`),
           );
         }
       });
@@ -268,15 +240,19 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     async *scan(scanOptions = {}) {
       const { aggregateType, pageSize = 100 } = scanOptions;
       const listPrefix = k(aggregateType === undefined ? EVENTS_PREFIX : `${EVENTS_PREFIX}${aggregateType}/`);
-      let next: Promise<ListObjectsV2CommandOutput> | undefined = list(listPrefix, pageSize);
+      // One page ahead: the next page is listed and its commits fetched while the consumer handles
+      // this one, so a scan is bounded by the GETs in flight, not by list-read-consume in turn.
+      const fetchPage = async (token?: string) => {
+        const res = await list(listPrefix, pageSize, token);
+        return { commits: await readKeys(keysOf(res, COMMIT_FILE)), token: res.nextContinuationToken };
+      };
+      let next: ReturnType<typeof fetchPage> | undefined = fetchPage();
       while (next) {
-        const res: ListObjectsV2CommandOutput = await next;
-        const token = res.IsTruncated ? res.NextContinuationToken : undefined;
-        // Fetch the next listing while this page's commits are read; mark it handled in case the
-        // consumer stops early (its failure is then nobody's business).
-        next = token === undefined ? undefined : list(listPrefix, pageSize, token);
+        const page: Awaited<ReturnType<typeof fetchPage>> = await next;
+        next = page.token === undefined ? undefined : fetchPage(page.token);
+        // Handled in case the consumer stops early (its failure is then nobody's business).
         next?.catch(() => undefined);
-        yield* await readKeys(keysOf(res, COMMIT_FILE));
+        yield* page.commits;
       }
     },
 
@@ -288,21 +264,12 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async putCheckpoint<T>(name: string, value: T): Promise<void> {
       assertSafeKeyPart('checkpoint name', name);
-      await guard(
-        s3.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: k(checkpointKey(name)),
-            Body: JSON.stringify(value),
-            ContentType: 'application/json',
-          }),
-        ),
-      );
+      await guard(s3.put(k(checkpointKey(name)), JSON.stringify(value), { contentType: 'application/json' }));
     },
 
     async ping() {
       try {
-        await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+        await s3.headBucket();
       } catch (e) {
         throw new UnavailableError(DEPENDENCY, e);
       }
