@@ -23,6 +23,7 @@ export interface Config {
     accessKeyId: string;
     secretAccessKey: string;
     forcePathStyle: boolean;
+    client: 'sdk' | 'http';
     bucket: string;
     prefix: string;
   };
@@ -95,6 +96,7 @@ export function loadConfig(env: Env = process.env): Config {
       accessKeyId: s('S3_ACCESS_KEY_ID'),
       secretAccessKey: s('S3_SECRET_ACCESS_KEY'),
       forcePathStyle: b('S3_FORCE_PATH_STYLE'),
+      client: s('S3_CLIENT') as 'sdk' | 'http',
       bucket: s('S3_BUCKET'),
       prefix: s('S3_PREFIX'),
     },

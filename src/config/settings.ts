@@ -104,6 +104,13 @@ export const SETTINGS = [
   { name: 'S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   { name: 'S3_ACCESS_KEY_ID', kind: 'string', production: true, doc: 'S3 access key.' },
   { name: 'S3_SECRET_ACCESS_KEY', kind: 'string', production: true, doc: 'S3 secret key.' },
+  {
+    name: 'S3_CLIENT',
+    kind: 'enum',
+    default: 'sdk',
+    values: ['sdk', 'http'],
+    doc: 'S3 client: the AWS SDK (`sdk`), or a lean SigV4 client over keep-alive HTTP (`http`: less CPU per request, static keys only).',
+  },
   { name: 'S3_FORCE_PATH_STYLE', kind: 'bool', default: 'true', doc: 'Path-style bucket addressing (MinIO needs it).' },
   {
     name: 'S3_BUCKET',

@@ -1,9 +1,12 @@
+import { Agent } from 'node:http';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { createPostgresAppendSignal } from '../adapters/appendSignal/postgres.js';
 import { createKafkaChangeFeed } from '../adapters/changeFeed/kafka.js';
 import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
-import { httpS3Api } from '../adapters/eventStore/s3Api.js';
+import { httpS3Api, type S3Api, sdkS3Api } from '../adapters/eventStore/s3Api.js';
 import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
@@ -15,22 +18,41 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { type Adapters, probe } from './adapters.js';
 
+/**
+ * The AWS SDK by default (any S3, its credential handling); `S3_CLIENT=http` trades that for a lean
+ * SigV4 client: the SDK spends about 2 ms of CPU per request here, which bounds the gateway, relay
+ * and rebuild (one S3 request per commit; see README, Performance).
+ */
+function createS3Api(config: Config): S3Api {
+  const timeout = config.dependencyTimeoutMs;
+  const { endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, bucket } = config.s3;
+  if (config.s3.client === 'http') {
+    return httpS3Api({
+      ...{ endpoint, region, forcePathStyle, accessKeyId, secretAccessKey, bucket },
+      timeoutMs: timeout,
+      maxSockets: 128,
+      attempts: 2,
+    });
+  }
+  const client = new S3Client({
+    endpoint,
+    region,
+    forcePathStyle,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 2,
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(timeout, 2_000),
+      requestTimeout: timeout,
+      httpAgent: new Agent({ keepAlive: true, maxSockets: 128 }),
+    }),
+  });
+  return { ...sdkS3Api(client, bucket), destroy: () => client.destroy() };
+}
+
 /** The engine clients of the production profile, built once here and handed to the adapters. */
 export function createClients(config: Config) {
   const timeout = config.dependencyTimeoutMs;
-  // Plain HTTP + SigV4 rather than the AWS SDK: the SDK's per-request CPU (about 2 ms here) bounded
-  // the gateway, relay and rebuild, which make one S3 request per commit (see README, Performance).
-  const s3 = httpS3Api({
-    endpoint: config.s3.endpoint,
-    region: config.s3.region,
-    forcePathStyle: config.s3.forcePathStyle,
-    accessKeyId: config.s3.accessKeyId,
-    secretAccessKey: config.s3.secretAccessKey,
-    bucket: config.s3.bucket,
-    timeoutMs: timeout,
-    maxSockets: 128,
-    attempts: 2,
-  });
+  const s3 = createS3Api(config);
   const pool = new pg.Pool({
     connectionString: config.postgres.url,
     max: config.postgres.poolSize,
