@@ -30,7 +30,7 @@ const hostileString = fc.oneof(
   fc.constantFrom(
     "'; DROP TABLE ledger; --",
     '../../etc/passwd',
-    '${jndi:ldap://x}',
+    ['$', '{jndi:ldap://x}'].join(''),
     '{"$gt": ""}',
     '<script>alert(1)</script>',
     'a'.repeat(129),
