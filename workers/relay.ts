@@ -2,14 +2,15 @@ import { aggregateKey } from '../src/core/aggregate.js';
 import { serializeEnvelope } from '../src/core/envelope.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
-import type { CommitRef, EventStore } from '../src/ports/eventStore.js';
+import type { CommitRef, EventStore, IndexRef } from '../src/ports/eventStore.js';
 import type { Transport } from '../src/ports/transport.js';
 
 /**
- * The relay: publishes every commit of the event store's outbox (`indexes/unpublished/`) to the
- * transport, then removes the markers. At-least-once: a crash between publish and marker removal
- * publishes again, and the projector's registry makes that harmless. Because the outbox holds every
- * unpublished commit whatever its timestamp, a late or clock-skewed write cannot be skipped.
+ * The relay: tails the event store's by-date index (`indexes/by-date/`), publishes the commits it
+ * lists, oldest first, to the transport, then removes their entries; its checkpoint in the bucket
+ * records the last published position and count. At-least-once: a crash between publish and entry
+ * removal publishes again, and the projector's registry makes that harmless. Because the index holds
+ * every unpublished commit whatever its date, a late or clock-skewed write cannot be skipped.
  */
 export interface Relay {
   start(): void;
@@ -59,10 +60,10 @@ export function createRelay(deps: {
     metrics?.relayBacklog.set(refs.length);
     if (refs.length === 0) return 0;
     const commits = await eventStore.readCommits(refs);
-    const ready: CommitRef[] = [];
+    const ready: IndexRef[] = [];
     const blocked = new Set<string>();
     const messages: { key: string; value: string }[] = [];
-    const dropped: CommitRef[] = [];
+    const dropped: IndexRef[] = [];
     refs.forEach((ref, i) => {
       const key = aggregateKey(ref);
       const commit = commits[i];

@@ -8,11 +8,20 @@ export interface CommitRef {
   seq: number;
 }
 
+/** An entry of the by-date index: a commit's position and when it was recorded (its envelopes' occurredAt). */
+export interface IndexRef extends CommitRef {
+  recordedAt: string;
+}
+
 /**
  * The event store: the single source of truth. Key layout (same in S3 and on disk):
- *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl   one commit, written once
- *   indexes/unpublished/<aggregateType>/<aggregateId>/<seq>       relay outbox marker (empty)
- *   checkpoints/<name>.json                                       worker checkpoints
+ *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl         by aggregate: one commit, written once
+ *   indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/<type>/<aggregateId>/<seq>  by date: the relay's outbox (empty)
+ *   checkpoints/<name>.json                                             worker checkpoints
+ *
+ * The by-date index lists commits in the order they were recorded; the relay tails it and removes an
+ * entry once its commit is published, so what is listed is exactly what is left to publish: a commit
+ * that lands late, or with a skewed clock, is listed whatever its date and can never be skipped.
  *
  * An aggregate id may contain '/' ("db/inst-1"); it becomes nested folders on disk. Every listing is
  * in key order (plain byte order of the full key, as S3 lists), so one aggregate's keys are
@@ -51,11 +60,14 @@ export interface EventStore {
   /** Reads the given commits (null where absent), in the order asked, in parallel where the storage allows. */
   readCommits(refs: CommitRef[]): Promise<(Commit | null)[]>;
 
-  /** Relay outbox: refs of commits not yet published, in key order (by aggregate, then seq), at most `limit`. */
-  listUnpublished(limit: number): Promise<CommitRef[]>;
+  /**
+   * The by-date index: commits not yet published, oldest first (by recordedAt, then aggregate type,
+   * id and seq), at most `limit`.
+   */
+  listUnpublished(limit: number): Promise<IndexRef[]>;
 
-  /** Removes outbox markers after the commits were published. Idempotent (absent markers are fine). */
-  markPublished(refs: CommitRef[]): Promise<void>;
+  /** Removes index entries after their commits were published. Idempotent (absent entries are fine). */
+  markPublished(refs: IndexRef[]): Promise<void>;
 
   /**
    * Every commit in the store (or of one aggregate type), in key order: aggregate by aggregate, each
@@ -75,9 +87,28 @@ export const SEQ_DIGITS = 10;
 export const MAX_SEQ = 10 ** SEQ_DIGITS - 1;
 export const padSeq = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0');
 export const commitKey = (r: CommitRef): string => `events/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}.jsonl`;
-export const unpublishedKey = (r: CommitRef): string =>
-  `indexes/unpublished/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}`;
-export const UNPUBLISHED_PREFIX = 'indexes/unpublished/';
+export const UNPUBLISHED_PREFIX = 'indexes/by-date/';
+const RECORDED_AT = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
+/** `indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/<type>/<aggregateId>/<seq>`: key order is time order. */
+export const unpublishedKey = (r: IndexRef): string => {
+  const m = RECORDED_AT.exec(new Date(r.recordedAt).toISOString());
+  if (!m) throw new RangeError(`recordedAt ${JSON.stringify(r.recordedAt)} is not a date`);
+  return `${UNPUBLISHED_PREFIX}${m[1]}/${m[2]}${m[3]}${m[4]}${m[5]}/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}`;
+};
+/** The index entry of a commit: recorded when its envelopes occurred. */
+export const indexRefOf = (c: Commit): IndexRef => ({
+  aggregateType: c.aggregateType,
+  aggregateId: c.aggregateId,
+  seq: c.seq,
+  recordedAt: new Date(c.envelopes[0]?.occurredAt ?? Number.NaN).toISOString(),
+});
+/** Parses a by-date index key (without the store's own prefix) back into its ref; null if it is not one. */
+export const parseIndexKey = (key: string): IndexRef | null => {
+  const m = /^indexes\/by-date\/(\d{4}-\d{2}-\d{2})\/(\d{2})(\d{2})(\d{2})(\d{3})\/(.+)$/.exec(key);
+  if (!m) return null;
+  const ref = parseRefKey(m[6]!, '');
+  return ref && { ...ref, recordedAt: `${m[1]}T${m[2]}:${m[3]}:${m[4]}.${m[5]}Z` };
+};
 export const EVENTS_PREFIX = 'events/';
 export const CHECKPOINTS_PREFIX = 'checkpoints/';
 export const aggregatePrefix = (r: { aggregateType: AggregateType; aggregateId: string }): string =>

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalEventStore } from '../../src/adapters/eventStore/local.js';
 import { serializeCommit } from '../../src/core/envelope.js';
 import { EventAlreadyExistsError } from '../../src/core/errors.js';
-import { commitKey } from '../../src/ports/eventStore.js';
+import { commitKey, indexRefOf } from '../../src/ports/eventStore.js';
 import { describeEventStoreContract, makeCommit } from '../contract/eventStore.contract.js';
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'cairn-es-'));
@@ -50,14 +50,12 @@ describe('local event store', () => {
     await first.append(a);
     await first.append(b);
     await first.putCheckpoint('relay', { at: 2 });
-    await first.markPublished([a]);
+    await first.markPublished([indexRefOf(a)]);
     expect(await readdir(join(dir, 'events/INSTANCE/db/inst-1'))).toEqual(['0000000001.jsonl', '0000000002.jsonl']);
 
     const reopened = createLocalEventStore({ dir });
     expect(await reopened.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/inst-1' })).toEqual([a, b]);
-    expect(await reopened.listUnpublished(10)).toEqual([
-      { aggregateType: 'INSTANCE', aggregateId: 'db/inst-1', seq: 2 },
-    ]);
+    expect(await reopened.listUnpublished(10)).toEqual([indexRefOf(b)]);
     expect(await reopened.getCheckpoint('relay')).toEqual({ at: 2 });
     await expect(reopened.append(makeCommit('INSTANCE', 'db/inst-1', 2))).rejects.toBeInstanceOf(
       EventAlreadyExistsError,
@@ -79,12 +77,12 @@ describe('local event store', () => {
     const store = createLocalEventStore({ dir });
     const commits = Array.from({ length: 5 }, (_, i) => makeCommit('INSTANCE', `db/i${i}`, 1));
     await Promise.all(commits.map((c) => store.append(c)));
-    await store.markPublished(commits);
-    expect(await readdir(join(dir, 'indexes/unpublished'))).toEqual([]);
+    await store.markPublished(commits.map(indexRefOf));
+    expect(await readdir(join(dir, 'indexes/by-date'))).toEqual([]);
 
     // Appends racing a prune recreate the folder.
     const next = commits.map((c) => makeCommit('INSTANCE', c.aggregateId, 2));
-    await Promise.all([...next.map((c) => store.append(c)), store.markPublished(commits)]);
+    await Promise.all([...next.map((c) => store.append(c)), store.markPublished(commits.map(indexRefOf))]);
     expect(await store.listUnpublished(10)).toHaveLength(5);
     expect(commitKey(next[0]!)).toBe('events/INSTANCE/db/i0/0000000002.jsonl');
   });

@@ -27,8 +27,11 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
+  type IndexRef,
+  indexRefOf,
   MARKER_FILE,
   padSeq,
+  parseIndexKey,
   parseRefKey,
   UNPUBLISHED_PREFIX,
   unpublishedKey,
@@ -153,8 +156,8 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     return tmp;
   };
 
-  const writeMarker = async (r: CommitRef): Promise<void> => {
-    const path = abs(unpublishedKey(r));
+  const writeMarker = async (c: Commit): Promise<void> => {
+    const path = abs(unpublishedKey(indexRefOf(c)));
     await inDir(dirname(path), () => withFile(path, 'w', async () => undefined));
     await fsyncDir(dirname(path));
   };
@@ -219,7 +222,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   const readKeys = (keys: string[]): Promise<Commit[]> =>
     mapLimit(keys, concurrency, async (key) => parseCommit(await readFile(abs(key), 'utf8')));
 
-  const pruneEmptyMarkerDirs = async (refs: CommitRef[]): Promise<void> => {
+  const pruneEmptyMarkerDirs = async (refs: IndexRef[]): Promise<void> => {
     const stop = abs(UNPUBLISHED_PREFIX);
     const leaves = [...new Set(refs.map((r) => dirname(abs(unpublishedKey(r)))))];
     await Promise.all(
@@ -280,11 +283,11 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     },
 
     async listUnpublished(limit) {
-      const refs: CommitRef[] = [];
+      const refs: IndexRef[] = [];
       if (limit <= 0) return refs;
       try {
         for await (const key of walk(UNPUBLISHED_PREFIX, MARKER_FILE)) {
-          const r = parseRefKey(key, UNPUBLISHED_PREFIX);
+          const r = parseIndexKey(key);
           if (r) refs.push(r);
           if (refs.length >= limit) break;
         }

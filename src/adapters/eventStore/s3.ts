@@ -12,8 +12,11 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
+  type IndexRef,
+  indexRefOf,
   MARKER_FILE,
   padSeq,
+  parseIndexKey,
   parseRefKey,
   UNPUBLISHED_PREFIX,
   unpublishedKey,
@@ -149,7 +152,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     }
   };
 
-  const putMarker = (r: CommitRef): Promise<unknown> => s3.put(k(unpublishedKey(r)), '');
+  const putMarker = (c: Commit): Promise<unknown> => s3.put(k(unpublishedKey(indexRefOf(c))), '');
 
   const store: EventStore = {
     async append(commit) {
@@ -206,12 +209,12 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async listUnpublished(limit) {
       const listPrefix = k(UNPUBLISHED_PREFIX);
-      const refs: CommitRef[] = [];
+      const refs: IndexRef[] = [];
       let token: string | undefined;
       while (refs.length < limit) {
         const res = await list(listPrefix, limit - refs.length, token);
         for (const key of keysOf(res, MARKER_FILE)) {
-          const r = parseRefKey(key, listPrefix);
+          const r = parseIndexKey(key.slice(listPrefix.length - UNPUBLISHED_PREFIX.length));
           if (r) refs.push(r);
         }
         token = res.nextContinuationToken;
@@ -222,7 +225,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async markPublished(refs) {
       refs.forEach(assertValidRef);
-      const batches: CommitRef[][] = [];
+      const batches: IndexRef[][] = [];
       for (let i = 0; i < refs.length; i += MAX_KEYS) batches.push(refs.slice(i, i + MAX_KEYS));
       await mapLimit(batches, concurrency, async (batch) => {
         const failed = await guard(s3.deleteMany(batch.map((r) => k(unpublishedKey(r)))));
