@@ -73,8 +73,8 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   const staleTempMs = options.staleTempMs ?? 600_000;
   const tmpDir = join(root, TMP);
   const abs = (key: string): string => join(root, key);
+  const run = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const tmpName = (() => {
-    const run = `${process.pid}-${randomBytes(4).toString('hex')}`;
     let n = 0;
     return (): string => join(tmpDir, `${run}-${++n}`);
   })();
@@ -127,6 +127,8 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   const sweepStaleTemps = async (): Promise<void> => {
     const cutoff = Date.now() - staleTempMs;
     for (const name of await readdir(tmpDir)) {
+      // Our own temps belong to appends in flight: only a dead writer's leftovers are swept.
+      if (name.startsWith(`${run}-`)) continue;
       const p = join(tmpDir, name);
       if ((await stat(p)).mtimeMs < cutoff) await unlink(p);
     }
