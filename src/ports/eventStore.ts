@@ -13,6 +13,7 @@ export interface CommitRef {
  *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl   one commit, written once
  *   indexes/unpublished/<aggregateType>/<aggregateId>/<seq>       relay outbox marker (empty)
  *   checkpoints/<name>.json                                       worker checkpoints
+ *   segments/<time>-<random>.jsonl                                copies of published commits (optional)
  *
  * An aggregate id may contain '/' ("db/inst-1"); it becomes nested folders on disk. Every listing is
  * in key order (plain byte order of the full key, as S3 lists), so one aggregate's keys are
@@ -63,6 +64,15 @@ export interface EventStore {
    */
   scan(options?: { aggregateType?: AggregateType; pageSize?: number }): AsyncIterable<Commit>;
 
+  /**
+   * Optional read accelerator: stores copies of commits already in the store together, in one object
+   * (the relay writes one per few hundred commits it published), so a scan reads many commits with
+   * one request instead of one each. The commit keys stay the truth: a scan still lists every commit
+   * and reads any commit no segment holds, and commits are immutable, so a copy is never stale and a
+   * lost or partial segment only costs speed.
+   */
+  writeSegment?(commits: Commit[]): Promise<void>;
+
   /** Small named JSON documents stored beside the events (relay checkpoint). Last write wins. */
   getCheckpoint<T>(name: string): Promise<T | null>;
   putCheckpoint<T>(name: string, value: T): Promise<void>;
@@ -80,6 +90,7 @@ export const unpublishedKey = (r: CommitRef): string =>
 export const UNPUBLISHED_PREFIX = 'indexes/unpublished/';
 export const EVENTS_PREFIX = 'events/';
 export const CHECKPOINTS_PREFIX = 'checkpoints/';
+export const SEGMENTS_PREFIX = 'segments/';
 export const aggregatePrefix = (r: { aggregateType: AggregateType; aggregateId: string }): string =>
   `events/${r.aggregateType}/${r.aggregateId}/`;
 export const checkpointKey = (name: string): string => `checkpoints/${name}.json`;
