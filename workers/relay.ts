@@ -1,5 +1,5 @@
 import { aggregateKey } from '../src/core/aggregate.js';
-import { serializeEnvelope } from '../src/core/envelope.js';
+import { type Commit, serializeEnvelope } from '../src/core/envelope.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import type { CommitRef, EventStore, IndexRef } from '../src/ports/eventStore.js';
@@ -22,6 +22,9 @@ export interface Relay {
   status(): { running: boolean; lastError: string | null; publishedTotal: number; backlog: number };
 }
 
+/** Relay batches listed per pass, so that reading one overlaps publishing the one before. */
+const READ_AHEAD = 4;
+
 export interface RelayCheckpoint {
   publishedTotal: number;
   lastPublishedAt: string | null;
@@ -33,10 +36,13 @@ export function createRelay(deps: {
   transport: Transport;
   logger: Logger;
   metrics?: Metrics;
-  options: { batchSize: number; pollIntervalMs: number; missingCommitGraceMs?: number };
+  options: { batchSize: number; pollIntervalMs: number; missingCommitGraceMs?: number; segmentSize?: number };
 }): Relay {
   const { eventStore, transport, logger, metrics, options } = deps;
   const graceMs = options.missingCommitGraceMs ?? 30_000;
+  const segmentSize = options.segmentSize ?? 500;
+  /** Published commits not yet copied into a segment (see EventStore.writeSegment). */
+  let unsegmented: Commit[] = [];
   /** Markers whose commit is not (yet) readable: first seen at. */
   const missingSince = new Map<string, number>();
   let running = false;
@@ -49,21 +55,38 @@ export function createRelay(deps: {
   let checkpointLoaded = false;
   let lastCheckpointWrite = 0;
 
-  /** One pass: publishes up to batchSize commits; returns how many markers it handled. */
+  /** One pass: publishes up to READ_AHEAD × batchSize commits; returns how many markers it handled. */
   async function publishBatch(): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
       checkpointLoaded = true;
     }
-    const refs = await eventStore.listUnpublished(options.batchSize);
+    const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
     backlog = refs.length;
     metrics?.relayBacklog.set(refs.length);
-    if (refs.length === 0) return 0;
-    const commits = await eventStore.readCommits(refs);
-    const ready: IndexRef[] = [];
+    const chunks: IndexRef[][] = [];
+    for (let i = 0; i < refs.length; i += options.batchSize) chunks.push(refs.slice(i, i + options.batchSize));
+    // Chunks are published in key order, one after the other (per-aggregate order); the next chunk's
+    // commits are read while this one is published and its markers deleted.
     const blocked = new Set<string>();
+    let handled = 0;
+    let reading = chunks.length > 0 ? eventStore.readCommits(chunks[0]!) : null;
+    for (let i = 0; reading; i++) {
+      const commits = await reading;
+      reading = i + 1 < chunks.length ? eventStore.readCommits(chunks[i + 1]!) : null;
+      // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
+      reading?.catch(() => undefined);
+      handled += await publishChunk(chunks[i]!, commits, blocked);
+    }
+    return handled;
+  }
+
+  /** Publishes one chunk of read commits, then deletes their markers; returns how many it handled. */
+  async function publishChunk(refs: IndexRef[], commits: (Commit | null)[], blocked: Set<string>): Promise<number> {
+    const ready: IndexRef[] = [];
     const messages: { key: string; value: string }[] = [];
     const dropped: IndexRef[] = [];
+    const published: Commit[] = [];
     refs.forEach((ref, i) => {
       const key = aggregateKey(ref);
       const commit = commits[i];
@@ -80,10 +103,15 @@ export function createRelay(deps: {
         return;
       }
       ready.push(ref);
+      published.push(commit);
       for (const envelope of commit.envelopes) messages.push({ key, value: serializeEnvelope(envelope) });
     });
     if (messages.length > 0) await transport.publish(messages);
-    await eventStore.markPublished([...ready, ...dropped]);
+    unsegmented.push(...published);
+    await Promise.all([
+      eventStore.markPublished([...ready, ...dropped]),
+      unsegmented.length >= segmentSize ? writeSegment() : null,
+    ]);
     if (dropped.length) logger.warn('relay dropped markers of commits that never landed', { refs: dropped });
     if (ready.length > 0) {
       metrics?.relayPublished.inc(messages.length);
@@ -99,6 +127,19 @@ export function createRelay(deps: {
       }
     }
     return ready.length + dropped.length;
+  }
+
+  /**
+   * Copies the published commits into one segment object, which makes a rebuild read them in one
+   * request. Only an accelerator: a failure is logged and the commits stay readable by key.
+   */
+  async function writeSegment(): Promise<void> {
+    const commits = unsegmented;
+    unsegmented = [];
+    if (!eventStore.writeSegment || commits.length === 0) return;
+    await eventStore.writeSegment(commits).catch((e: unknown) => {
+      logger.warn('relay could not write a segment; rebuild reads those commits one by one', { error: e });
+    });
   }
 
   const sleep = (ms: number) =>
@@ -149,11 +190,13 @@ export function createRelay(deps: {
       while ((await publishBatch()) > 0) {
         /* keep going until the outbox is empty */
       }
+      await writeSegment();
     },
     async stop() {
       running = false;
       wakeUp?.();
       await loop;
+      await writeSegment();
       if (checkpointLoaded) await eventStore.putCheckpoint('relay', checkpoint).catch(() => undefined);
     },
     status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),

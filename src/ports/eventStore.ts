@@ -18,6 +18,7 @@ export interface IndexRef extends CommitRef {
  *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl         by aggregate: one commit, written once
  *   indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/<type>/<aggregateId>/<seq>  by date: the relay's outbox (empty)
  *   checkpoints/<name>.json                                             worker checkpoints
+ *   segments/<time>-<random>.jsonl                                      copies of published commits (optional)
  *
  * The by-date index lists commits in the order they were recorded; the relay tails it and removes an
  * entry once its commit is published, so what is listed is exactly what is left to publish: a commit
@@ -75,6 +76,15 @@ export interface EventStore {
    */
   scan(options?: { aggregateType?: AggregateType; pageSize?: number }): AsyncIterable<Commit>;
 
+  /**
+   * Optional read accelerator: stores copies of commits already in the store together, in one object
+   * (the relay writes one per few hundred commits it published), so a scan reads many commits with
+   * one request instead of one each. The commit keys stay the truth: a scan still lists every commit
+   * and reads any commit no segment holds, and commits are immutable, so a copy is never stale and a
+   * lost or partial segment only costs speed.
+   */
+  writeSegment?(commits: Commit[]): Promise<void>;
+
   /** Small named JSON documents stored beside the events (relay checkpoint). Last write wins. */
   getCheckpoint<T>(name: string): Promise<T | null>;
   putCheckpoint<T>(name: string, value: T): Promise<void>;
@@ -111,6 +121,7 @@ export const parseIndexKey = (key: string): IndexRef | null => {
 };
 export const EVENTS_PREFIX = 'events/';
 export const CHECKPOINTS_PREFIX = 'checkpoints/';
+export const SEGMENTS_PREFIX = 'segments/';
 export const aggregatePrefix = (r: { aggregateType: AggregateType; aggregateId: string }): string =>
   `events/${r.aggregateType}/${r.aggregateId}/`;
 export const checkpointKey = (name: string): string => `checkpoints/${name}.json`;

@@ -3,7 +3,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
 import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
-import { httpS3Api, type S3Api } from '../../src/adapters/eventStore/s3Api.js';
+import { httpS3Api, type S3Api, sdkS3Api } from '../../src/adapters/eventStore/s3Api.js';
+import { type Commit, serializeCommit } from '../../src/core/envelope.js';
 import { EventAlreadyExistsError, UnavailableError } from '../../src/core/errors.js';
 import { describeEventStoreContract, makeCommit } from '../contract/eventStore.contract.js';
 import { randomId } from '../support/ids.js';
@@ -105,6 +106,51 @@ for (const [clientName, make] of CLIENTS) {
       } finally {
         destroy(other);
         await deletePrefix(`${prefix}/`);
+      }
+    });
+
+    it('scans through segment copies: same commits, same order, one request for many commits', async () => {
+      const prefix = `${randomId('es')}/`;
+      let gets = 0;
+      const api = make() as S3Api | S3Client;
+      const counting: S3Api = 'send' in api ? sdkS3Api(api, BUCKET) : api;
+      const store = createS3EventStore({
+        s3: {
+          ...counting,
+          get: (key) => {
+            gets++;
+            return counting.get(key);
+          },
+        },
+        bucket: BUCKET,
+        prefix,
+      });
+      const collect = async (it: AsyncIterable<Commit>) => {
+        const out: Commit[] = [];
+        for await (const c of it) out.push(c);
+        return out;
+      };
+      try {
+        const a = [1, 2, 3].map((seq) => makeCommit('INSTANCE', 'db/a', seq));
+        const [b, c] = [makeCommit('INSTANCE', 'db/b', 1), makeCommit('DATABASE', 'db', 1)];
+        for (const commit of [...a, b, c]) await store.append(commit);
+        const plain = await collect(store.scan());
+
+        await store.writeSegment!([a[0]!, a[1]!, b]);
+        await store.writeSegment!([a[1]!, c]); // a copy held twice is fine
+        // A torn line, and a line whose copy is not the commit of its key: both read from the key.
+        const wrong = `events/INSTANCE/db/a/0000000003.jsonl\t${JSON.stringify(serializeCommit(a[0]!))}\n`;
+        await counting.put(`${prefix}segments/zz-foreign.jsonl`, `${wrong}events/INSTANCE/db/b/00\t{"trunc`);
+
+        gets = 0;
+        expect(await collect(store.scan())).toEqual(plain);
+        expect(gets).toBe(3 + 1); // three segments, and a3, which no segment holds correctly
+        expect(await collect(store.scan({ aggregateType: 'INSTANCE' }))).toEqual(plain.slice(1)); // DATABASE sorts first
+        const noBudget = createS3EventStore({ s3: counting, bucket: BUCKET, prefix, segmentCacheBytes: 0 });
+        expect(await collect(noBudget.scan())).toEqual(plain);
+      } finally {
+        destroy(api);
+        await deletePrefix(prefix);
       }
     });
 
