@@ -1250,6 +1250,15 @@ export async function killEngine(name, { log = () => {} } = {}) {
   // A killed postmaster may linger as a zombie (nobody reaps it here), which PostgreSQL would take
   // for a live one holding its lock file: the lock is ours to clear, we just killed its owner.
   if (n === 'pg') fs.rmSync(path.join(cfg.runDir, 'pg', 'postmaster.pid'), { force: true });
+  // Its ports must be free before a restart can bind them; one still answering is held by another process.
+  const ports = [e.port, ...(e.extraPorts || [])];
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const open = (await Promise.all(ports.map((p) => tcpOpen(p, HOST, 300)))).some(Boolean);
+    if (!open) break;
+    if (Date.now() > deadline) throw new Error(`${n}: a port of ${ports.join(', ')} still answers after the kill`);
+    await sleep(200);
+  }
   log(`[${n}] killed pid ${pid} (+${children.length} children)`);
 }
 
