@@ -1,7 +1,8 @@
 /**
  * Prints the README's Performance table from a results file:
  * `npx tsx bench/markdown.ts [results.json] [--before earlier.json]` (default: the newest in bench/results).
- * One row per Cairn figure that has a target or an engine bound; `--before` adds that run's value.
+ * One row per Cairn figure that has a target or an engine bound (and the queries); `--before` adds that
+ * run's value.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,10 +30,15 @@ const measured = (f: Figure | undefined): string => {
   return f.unit === 'ms' ? `p50 ${fmt(f.p50, 'ms')}, p99 ${fmt(f.p99, 'ms')}` : fmt(f.value, f.unit);
 };
 
+/** Figures shown although they have neither target nor engine bound. */
+const ALSO = ['backlog.write', 'query.'];
+
 const ratio = (r: number): string => `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`;
 
 export function renderMarkdown(run: Results, before?: Results): string {
-  const rows = run.figures.filter((f) => f.kind === 'cairn' && (f.targets?.length || f.bounds?.length));
+  const rows = run.figures.filter(
+    (f) => f.kind === 'cairn' && (f.targets?.length || f.bounds?.length || ALSO.some((id) => f.id.startsWith(id))),
+  );
   const head = ['figure', 'target', ...(before ? ['before'] : []), 'measured', 'engine bound', 'ratio'];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const f of rows) {
