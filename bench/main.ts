@@ -923,10 +923,10 @@ function finishFigures(): void {
 
   // Engine bounds: the Cairn figure beside the engine figure it is bounded by.
   if (profile === 'production') {
-    withBound(fig('mutation.ack.c1')!, fig('engine.s3.put.c1'), 'p50');
-    withBound(fig('mutation.ack.c1')!, fig('engine.pg.rtt'), 'p50');
-    withBound(fig('mutation.rate.c32')!, fig('engine.s3.put.c32'));
-    if (fig('mutation.ack.c32')) withBound(fig('mutation.ack.c32')!, fig('engine.s3.put.c1'), 'p50');
+    withBound(fig('mutation.ack.c1'), fig('engine.s3.put.c1'), 'p50');
+    withBound(fig('mutation.ack.c1'), fig('engine.pg.rtt'), 'p50');
+    withBound(fig('mutation.rate.c32'), fig('engine.s3.put.c32'));
+    withBound(fig('mutation.ack.c32'), fig('engine.s3.put.c1'), 'p50');
     if (relayFig) {
       relayFig.bounds = [];
       const produce = fig('engine.kafka.produce');
@@ -960,9 +960,9 @@ function finishFigures(): void {
       withBound(rebuildFig, fig('engine.es.bulk'));
     }
   } else {
-    withBound(fig('mutation.ack.c1')!, fig('engine.disk.create.c1'), 'p50');
-    withBound(fig('mutation.ack.c1')!, fig('engine.disk.append'), 'p50');
-    withBound(fig('mutation.rate.c32')!, fig('engine.disk.create.c32'));
+    withBound(fig('mutation.ack.c1'), fig('engine.disk.create.c1'), 'p50');
+    withBound(fig('mutation.ack.c1'), fig('engine.disk.append'), 'p50');
+    withBound(fig('mutation.rate.c32'), fig('engine.disk.create.c32'));
   }
   for (const f of figures) if (f.bounds?.length === 0) delete f.bounds;
   for (const f of figures) if (f.targets?.length === 0) delete f.targets;

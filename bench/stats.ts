@@ -194,8 +194,13 @@ export function withTarget(
 }
 
 /** Adds an engine bound to a figure (in place): ratio = cairn stat / engine stat. */
-export function withBound(figure: Figure, engine: Figure | undefined, stat: 'value' | 'p50' | 'p99' = 'value'): Figure {
-  if (!engine) return figure;
+export function withBound<F extends Figure | undefined>(
+  figure: F,
+  engine: Figure | undefined,
+  stat: 'value' | 'p50' | 'p99' = 'value',
+): F {
+  // Either side may be missing (a run with other --levels, a failed phase).
+  if (!engine || !figure) return figure;
   const mine = stat === 'value' ? figure.value : figure[stat];
   const theirs = stat === 'value' ? engine.value : engine[stat];
   if (mine === undefined || theirs === undefined || !Number.isFinite(mine) || !Number.isFinite(theirs) || theirs === 0)

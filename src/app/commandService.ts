@@ -5,6 +5,7 @@ import {
   type AggregateState,
   decide,
   dependenciesOf,
+  initialState,
   MUTATION_OF,
   normalizeCommand,
   targetOf,
@@ -100,7 +101,12 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const target = targetOf(command);
     const key = aggregateKey(target);
     const expected = 'expectedSeq' in command.input ? (command.input.expectedSeq as number) : null;
-    const cached = await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }));
+    // An id this service just generated names nothing yet: nothing to read. Were it taken, the
+    // reservation (expectedSeq 0) would refuse and the retry reads fresh state.
+    const cached =
+      generatedIds.has(command) && !fresh
+        ? initialState(target)
+        : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }));
     const needsFresh = fresh || (expected !== null && expected > cached.seq);
     const state = needsFresh ? await withDeadline('eventStore', timeout, () => repository.load(target)) : cached;
     const context = await loadDependencies(command, state, fresh);
@@ -250,9 +256,14 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
   };
 }
 
+/** Commands whose instance id was generated here (a fresh random UUID). */
+const generatedIds = new WeakSet<Command>();
+
 function withGeneratedId(command: Command): Command {
   if (command.type !== 'CreateInstance' || command.input.id) return command;
-  return { ...command, input: { ...command.input, id: randomUUID() } };
+  const generated: Command = { ...command, input: { ...command.input, id: randomUUID() } };
+  generatedIds.add(generated);
+  return generated;
 }
 
 function buildCommit(
