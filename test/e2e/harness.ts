@@ -67,7 +67,7 @@ const TAIL_BYTES = 8_000;
 
 /** Settings that keep the suite fast and let it test the limits (API.md: STALE_READ, 413). */
 export const TEST_SETTINGS = {
-  CAIRN_MIN_SEQ_TIMEOUT_MS: 1_000,
+  CAIRN_MIN_SEQ_TIMEOUT_MS: 3_000,
   CAIRN_MAX_BODY_BYTES: 65_536,
 } as const;
 
