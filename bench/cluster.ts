@@ -34,6 +34,7 @@ export function engineEnv(): Record<string, string> {
     'S3_SECRET_ACCESS_KEY',
     'S3_FORCE_PATH_STYLE',
     'S3_BUCKET',
+    'S3_CLIENT',
     'KAFKA_BROKERS',
     'ELASTICSEARCH_URL',
   ]) {
