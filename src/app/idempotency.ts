@@ -41,6 +41,30 @@ export async function runIdempotent<T>(
     await store.release(request.scope, request.key).catch(() => undefined);
     throw e;
   }
-  await store.complete(request.scope, request.key, result);
+  await completeOrGiveUp(store, request, result);
   return result;
+}
+
+/**
+ * The command is durable once `execute` resolved, so its answer must reach the client even if the
+ * key's bookkeeping fails (answering UNAVAILABLE would say "nothing was appended", which is false).
+ * Recording the answer is retried for a third of the key's lease, while the key is still ours; if the
+ * store stays down longer, the lease expires and a retry with this key executes again (an update or
+ * delete then meets CONFLICT; a create with a generated id would create again: the window is small).
+ */
+async function completeOrGiveUp<T>(
+  store: IdempotencyStore,
+  request: { scope: string; key: string; leaseMs: number },
+  result: T,
+): Promise<void> {
+  const deadline = Date.now() + request.leaseMs / 3;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      await store.complete(request.scope, request.key, result);
+      return;
+    } catch {
+      if (Date.now() + delay >= deadline) return;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }

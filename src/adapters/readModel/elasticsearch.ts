@@ -152,7 +152,13 @@ export function createElasticsearchReadModel({
         }),
       );
       return body.docs.map((d): ProjectedDoc | null => {
-        if (d.error) throw new Error(`Elasticsearch failed to get ${d._id}: ${d.error.type}: ${d.error.reason}`);
+        // A per-document failure inside a 200 is a shard that cannot answer yet (e.g. still recovering
+        // after a restart: no_shard_available_action_exception): an outage, not a bug.
+        if (d.error)
+          throw new UnavailableError(
+            'elasticsearch',
+            new Error(`Elasticsearch failed to get ${d._id}: ${d.error.type}: ${d.error.reason}`),
+          );
         return d.found && d._source ? fromSource(d._source) : null;
       });
     },
