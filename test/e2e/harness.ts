@@ -280,6 +280,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     async stop() {
       await stopAll();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      await dropIndexes(processEnv);
     },
     logs: () =>
       all()
@@ -319,4 +320,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     },
     stdout: (name) => named(name).stdout,
   };
+}
+
+/**
+ * Deletes a production cluster's Elasticsearch indexes: each cluster makes three, and a node holds
+ * at most 1,000 shards, so runs that left theirs behind would eventually stop creating any.
+ */
+async function dropIndexes(env: Record<string, string>): Promise<void> {
+  const url = env.ELASTICSEARCH_URL;
+  const prefix = env.ELASTICSEARCH_INDEX_PREFIX;
+  if (!url || !prefix) return;
+  await fetch(`${url}/${prefix}-*`, { method: 'DELETE', signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
 }
