@@ -59,6 +59,24 @@ describe('elasticsearch read model', () => {
     }
   });
 
+  it('reads at once from indexes another instance is still creating (no shard-not-ready failures)', async () => {
+    // A gateway's first read can land between the projector's index creation and its primary
+    // shard starting; 20 rounds make that window likely to be hit if reads do not wait for it.
+    for (let round = 0; round < 20; round++) {
+      const indexPrefix = randomId('rm');
+      const creator = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+      const reader = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+      try {
+        const creating = creator.ensureIndexes();
+        await new Promise((r) => setTimeout(r, round * 3));
+        await expect(reader.getMany('INSTANCE', ['db/x'])).resolves.toEqual([null]);
+        await creating;
+      } finally {
+        await creator.dropIndexes();
+      }
+    }
+  });
+
   it('fails fast with UnavailableError when Elasticsearch cannot be reached', async () => {
     const rm = createElasticsearchReadModel({ client: newClient('http://127.0.0.1:1'), indexPrefix: randomId('rm') });
     const started = Date.now();

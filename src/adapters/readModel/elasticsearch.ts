@@ -76,7 +76,28 @@ export function createElasticsearchReadModel({
   };
 
   const ensureIndex = async (type: AggregateType): Promise<void> => {
-    if ((await indexesOf(type)).length > 0) return;
+    if ((await indexesOf(type)).length === 0) await createFirstIndex(type);
+    await primariesActive(type);
+  };
+
+  // An index another process has just created exists before its primary shards start: reads in
+  // between fail per document (no_shard_available_action_exception). Health alone is no guard, as
+  // ES 7 reports a just-created index yellow with no shard active; so also wait for `shards` active
+  // copies (replicas only start after their primary). Once per process, ~10 ms when ready.
+  const primariesActive = async (type: AggregateType): Promise<void> => {
+    const { body } = await call('wait for index', () =>
+      client.cluster.health<{ timed_out: boolean; status: string; active_primary_shards: number }>(
+        { index: alias(type), wait_for_status: 'yellow', wait_for_active_shards: String(shards), timeout: '30s' },
+        { ignore: [408] },
+      ),
+    );
+    if (body.timed_out) {
+      const state = `${body.status}, ${body.active_primary_shards}/${shards} primaries active`;
+      throw new UnavailableError('elasticsearch', new Error(`${alias(type)} is not ready after 30 s (${state})`));
+    }
+  };
+
+  const createFirstIndex = async (type: AggregateType): Promise<void> => {
     // A fixed first name: two processes starting together create one index, not two behind one alias.
     const { body } = await call('create index', () =>
       client.indices.create<{ error?: EsError }>(
