@@ -38,7 +38,7 @@ export interface Config {
   };
   elasticsearch: { url: string; indexPrefix: string };
   relay: { batchSize: number; pollIntervalMs: number };
-  projector: { leaseMs: number; heartbeatMs: number; maxAttempts: number; retentionMs: number };
+  projector: { leaseMs: number; heartbeatMs: number; concurrency: number; maxAttempts: number; retentionMs: number };
 }
 
 export class ConfigError extends Error {}
@@ -114,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     projector: {
       leaseMs: n('PROJECTOR_LEASE_MS'),
       heartbeatMs: n('PROJECTOR_HEARTBEAT_MS'),
+      concurrency: n('PROJECTOR_CONCURRENCY'),
       maxAttempts: n('PROJECTOR_MAX_ATTEMPTS'),
       retentionMs: n('PROJECTOR_RETENTION_HOURS') * HOUR,
     },

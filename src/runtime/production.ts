@@ -19,9 +19,9 @@ import type { Logger } from '../observability/logger.js';
 import { type Adapters, probe } from './adapters.js';
 
 /**
- * The AWS SDK by default (any S3, its credential handling); `S3_CLIENT=http` trades that for a lean
- * SigV4 client: the SDK spends about 2 ms of CPU per request here, which bounds the gateway, relay
- * and rebuild (one S3 request per commit; see README, Performance).
+ * The lean SigV4 client by default: the AWS SDK spends about 2 ms of CPU per request here, which
+ * bounded the gateway, relay and rebuild (one S3 request per commit; see README, Performance).
+ * `S3_CLIENT=sdk` selects the SDK, e.g. for an S3-compatible service the lean client trips over.
  */
 function createS3Api(config: Config): S3Api {
   const timeout = config.dependencyTimeoutMs;
@@ -98,6 +98,7 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     consumer: {
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       heartbeatIntervalMs: Math.min(3_000, config.kafka.sessionTimeoutMs / 3),
+      partitionsConsumedConcurrently: config.projector.concurrency,
     },
   });
   const changeFeed = createKafkaChangeFeed({
