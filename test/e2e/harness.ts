@@ -85,10 +85,20 @@ export function e2eProfiles(): Profile[] {
 }
 
 // Children still running when the test process exits are killed, so a crashed run leaves nothing behind.
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
+// One set and one listener per process: vitest re-imports this module for every test file it runs in
+// the same worker, and a listener per import would pile up (MaxListenersExceededWarning).
+const RUNNING = Symbol.for('cairn.e2e.runningChildren');
+const registry = globalThis as { [RUNNING]?: Set<ChildProcess> };
+const running: Set<ChildProcess> =
+  registry[RUNNING] ??
+  (() => {
+    const children = new Set<ChildProcess>();
+    process.on('exit', () => {
+      for (const child of children) child.kill('SIGKILL');
+    });
+    registry[RUNNING] = children;
+    return children;
+  })();
 
 interface Proc {
   name: string;
