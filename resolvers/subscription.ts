@@ -10,6 +10,22 @@ const CHANGE_OF: Record<string, ChangeType> = {
   InstanceDeleted: 'DELETED',
 };
 
+/**
+ * One payload object per change for all subscribers of a field: lets the gateway execute a change
+ * once per distinct subscription rather than once per socket (src/gateway/sharedSubscribe.ts).
+ */
+function perChange<T extends object>(make: (c: ChangeNotification) => T): (c: ChangeNotification) => T {
+  const made = new WeakMap<ChangeNotification, T>();
+  return (c) => {
+    let payload = made.get(c);
+    if (!payload) {
+      payload = make(c);
+      made.set(c, payload);
+    }
+    return payload;
+  };
+}
+
 const instanceChange = (c: ChangeNotification) => ({
   change: CHANGE_OF[c.eventType] ?? 'UPDATED',
   id: c.doc.id,
@@ -27,6 +43,9 @@ const aggregateChange = (c: ChangeNotification) => ({
   eventId: c.eventId,
 });
 
+const instanceChangedPayload = perChange((c) => ({ instanceChanged: instanceChange(c) }));
+const aggregateChangedPayload = perChange((c) => ({ aggregateChanged: aggregateChange(c) }));
+
 /** Subscriptions read the gateway's change hub: notifications come after the projection holds them. */
 export const Subscription: SubscriptionResolvers<GatewayContext> = {
   instanceChanged: {
@@ -38,7 +57,7 @@ export const Subscription: SubscriptionResolvers<GatewayContext> = {
           c.doc.database === database &&
           (!classId || c.doc.classId === classId) &&
           (!id || c.doc.id === id),
-        (c) => ({ instanceChanged: instanceChange(c) }),
+        instanceChangedPayload,
       );
     },
   },
@@ -48,7 +67,7 @@ export const Subscription: SubscriptionResolvers<GatewayContext> = {
       if (aggregateType && aggregateId) checkedRef(aggregateType, aggregateId, 'aggregateId');
       return ctx.hub.iterate(
         (c) => (!aggregateType || c.aggregateType === aggregateType) && (!aggregateId || c.aggregateId === aggregateId),
-        (c) => ({ aggregateChanged: aggregateChange(c) }),
+        aggregateChangedPayload,
       );
     },
   },

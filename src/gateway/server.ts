@@ -13,6 +13,7 @@ import { createRequestContext, type GatewayContext, type GatewayServices } from 
 import { createErrorFormatter, withoutStacktrace } from './errors.js';
 import type { HealthReport } from './health.js';
 import { loadTypeDefs } from './schema.js';
+import { createSharedSubscribe } from './sharedSubscribe.js';
 
 export interface HttpServerOptions {
   port: number;
@@ -70,6 +71,7 @@ export async function startHttpServer(deps: {
       {
         schema,
         context: () => createRequestContext(services, { actor: ANONYMOUS, correlationId: randomUUID() }),
+        subscribe: createSharedSubscribe(),
         onSubscribe: () => {
           metrics.subscriptions.inc();
         },

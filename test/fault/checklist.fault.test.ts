@@ -5,7 +5,7 @@ import { type Cluster, startCluster } from '../e2e/harness.js';
 import type { InstanceChange } from '../e2e/types.js';
 import { randomId } from '../support/ids.js';
 import { waitFor } from '../support/wait.js';
-import { consistency, FAST_FAILOVER, faultReached, health, metric, runCli } from './support.js';
+import { consistency, FAST_FAILOVER, faultReached, health, metric, openEventStore, runCli } from './support.js';
 
 /**
  * The seeds' operational checklist on the production profile: real engines, relay, projector and two
@@ -61,6 +61,48 @@ describe('operational checklist (production)', () => {
       { timeoutMs: 60_000, what: 'the projector to skip every replayed event' },
     );
     expect(await metric(projector, 'cairn_projector_applied_events_total')).toBe(applied);
+    expect(sub.pending()).toBe(0);
+    await sub.close();
+    expect((await consistency(cluster)).drift).toEqual([]);
+  });
+
+  it('1. the relay rolled back (old checkpoint, outbox entries of published commits restored) takes effect once', async () => {
+    const written = await writeSome(5);
+    const projector = cluster.base('projector');
+    const applied = await metric(projector, 'cairn_projector_applied_events_total');
+    const skipped = await metric(projector, 'cairn_projector_skipped_events_total');
+    const sub = await subscribe<{ instanceChanged: InstanceChange }>(cluster.gateways[0]!.ws, INSTANCE_CHANGED, {
+      database: db,
+    });
+
+    // As after restoring the bucket from a backup: the relay's checkpoint from before these commits,
+    // and their outbox entries back (re-appending a stored commit, byte for byte, rewrites its entry).
+    await cluster.kill('relay');
+    const store = await openEventStore(cluster);
+    try {
+      await store.eventStore.putCheckpoint('relay', { publishedTotal: 0, lastPublishedAt: null, lastRef: null });
+      const commits = (
+        await Promise.all(
+          written.map(({ id }) =>
+            store.eventStore.readAggregate({ aggregateType: 'INSTANCE', aggregateId: aggregateIdOf(db, id) }),
+          ),
+        )
+      ).flat();
+      expect(commits).toHaveLength(15);
+      for (const commit of commits) await store.eventStore.append(commit);
+      expect((await store.eventStore.listUnpublished(1_000)).length).toBeGreaterThanOrEqual(15);
+    } finally {
+      await store.close();
+    }
+
+    await cluster.start('relay');
+    await waitFor(
+      async () =>
+        (await metric(projector, 'cairn_projector_skipped_events_total')) - skipped >= 15 ? true : undefined,
+      { timeoutMs: 60_000, what: 'the relay to publish the restored outbox again' },
+    );
+    expect(await metric(projector, 'cairn_projector_applied_events_total')).toBe(applied);
+    await new Promise((r) => setTimeout(r, 500));
     expect(sub.pending()).toBe(0);
     await sub.close();
     expect((await consistency(cluster)).drift).toEqual([]);

@@ -2,6 +2,10 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConsistencyReport } from '../../src/app/consistency.js';
+import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import type { Adapters } from '../../src/runtime/adapters.js';
+import { createProductionAdapters } from '../../src/runtime/production.js';
 import type { Cluster } from '../e2e/harness.js';
 
 /** Helpers of the fault suite: the operator CLI as oracle, metrics, PostgreSQL reads of the registry. */
@@ -27,6 +31,12 @@ export function runCli(cluster: Cluster, args: string[]): Promise<{ code: number
     child.once('error', fail);
     child.once('exit', (code) => done({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** The cluster's production adapters, opened in the test process (e.g. to alter the store as an operator could). */
+export async function openEventStore(cluster: Cluster): Promise<Pick<Adapters, 'eventStore' | 'close'>> {
+  const config = loadConfig({ ...process.env, ...cluster.env, CAIRN_PROFILE: 'production' });
+  return createProductionAdapters(config, createLogger('warn'));
 }
 
 /** The consistency check (event store vs read model, seq + content hash per aggregate). */
