@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IdempotencyKeyReusedError, UnavailableError } from '../core/errors.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
+import { remainingBudget, withDeadline } from './deadline.js';
 
 /** Stable JSON: object keys sorted, so "the same input" does not depend on key order. */
 export function canonicalJson(value: unknown): string {
@@ -24,13 +25,15 @@ export async function runIdempotent<T>(
   execute: () => Promise<T>,
 ): Promise<T> {
   const hash = hashRequest(request.input);
-  const deadline = Date.now() + request.waitMs;
+  const deadline = Date.now() + Math.min(request.waitMs, remainingBudget());
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    const begun = await store.begin(request.scope, request.key, hash, request.leaseMs);
+    const begun = await withDeadline('idempotencyStore', request.leaseMs, () =>
+      store.begin(request.scope, request.key, hash, request.leaseMs),
+    );
     if (begun.state === 'completed') return begun.response as T;
     if (begun.state === 'mismatch') throw new IdempotencyKeyReusedError(request.key);
     if (begun.state === 'started') break;
-    if (Date.now() > deadline)
+    if (Date.now() + delay > deadline)
       throw new UnavailableError('idempotency', new Error('a request with this key is still running'));
     await new Promise((r) => setTimeout(r, delay));
   }
@@ -38,7 +41,10 @@ export async function runIdempotent<T>(
   try {
     result = await execute();
   } catch (e) {
-    await store.release(request.scope, request.key).catch(() => undefined);
+    // Bounded by the budget: unreleased, the key's lease expires by itself.
+    await withDeadline('idempotencyStore', request.leaseMs, () => store.release(request.scope, request.key)).catch(
+      () => undefined,
+    );
     throw e;
   }
   await completeOrGiveUp(store, request, result);
@@ -48,7 +54,8 @@ export async function runIdempotent<T>(
 /**
  * The command is durable once `execute` resolved, so its answer must reach the client even if the
  * key's bookkeeping fails (answering UNAVAILABLE would say "nothing was appended", which is false).
- * Recording the answer is retried for a third of the key's lease, while the key is still ours; if the
+ * Recording the answer is retried for a third of the key's lease (at most until the request's budget
+ * is spent: the answer is then returned unrecorded), while the key is still ours; if the
  * store stays down longer, the lease expires and a retry with this key executes again (an update or
  * delete then meets CONFLICT; a create with a generated id would create again: the window is small).
  */
@@ -57,10 +64,10 @@ async function completeOrGiveUp<T>(
   request: { scope: string; key: string; leaseMs: number },
   result: T,
 ): Promise<void> {
-  const deadline = Date.now() + request.leaseMs / 3;
+  const deadline = Date.now() + Math.min(request.leaseMs / 3, remainingBudget());
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
     try {
-      await store.complete(request.scope, request.key, result);
+      await withDeadline('idempotencyStore', request.leaseMs, () => store.complete(request.scope, request.key, result));
       return;
     } catch {
       if (Date.now() + delay >= deadline) return;

@@ -12,6 +12,7 @@ export interface Config {
   maxBodyBytes: number;
   minSeqTimeoutMs: number;
   dependencyTimeoutMs: number;
+  requestTimeoutMs: number;
   idempotencyRetentionMs: number;
   introspection: boolean;
   cacheSize: number;
@@ -85,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: n('CAIRN_MAX_BODY_BYTES'),
     minSeqTimeoutMs: n('CAIRN_MIN_SEQ_TIMEOUT_MS'),
     dependencyTimeoutMs: n('CAIRN_DEPENDENCY_TIMEOUT_MS'),
+    requestTimeoutMs: n('CAIRN_REQUEST_TIMEOUT_MS'),
     idempotencyRetentionMs: n('CAIRN_IDEMPOTENCY_RETENTION_HOURS') * HOUR,
     introspection: b('CAIRN_INTROSPECTION'),
     cacheSize: n('CAIRN_CACHE_SIZE'),

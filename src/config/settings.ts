@@ -66,6 +66,13 @@ export const SETTINGS = [
     doc: 'Deadline of one call to a dependency before the request fails with UNAVAILABLE.',
   },
   {
+    name: 'CAIRN_REQUEST_TIMEOUT_MS',
+    kind: 'int',
+    default: '10000',
+    min: 100,
+    doc: 'Budget of one GraphQL request, shared by all its dependency calls: a request that needs a down or slow dependency is answered UNAVAILABLE within it.',
+  },
+  {
     name: 'CAIRN_IDEMPOTENCY_RETENTION_HOURS',
     kind: 'int',
     default: '24',

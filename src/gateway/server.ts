@@ -7,6 +7,7 @@ import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { resolvers } from '../../resolvers/index.js';
+import { withRequestBudget } from '../app/deadline.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createRequestContext, type GatewayContext, type GatewayServices } from './context.js';
@@ -19,6 +20,8 @@ export interface HttpServerOptions {
   port: number;
   host: string;
   maxBodyBytes: number;
+  /** Budget of one GraphQL request over HTTP (see withRequestBudget). */
+  requestTimeoutMs: number;
   introspection: boolean;
 }
 
@@ -127,10 +130,12 @@ export async function startHttpServer(deps: {
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     const correlationId = headerValue(req, 'x-correlation-id') ?? randomUUID();
-    const result = await graphql.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: async () => createRequestContext(services, { actor: ANONYMOUS, correlationId }),
-    });
+    const result = await withRequestBudget(options.requestTimeoutMs, () =>
+      graphql.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: async () => createRequestContext(services, { actor: ANONYMOUS, correlationId }),
+      }),
+    );
     const outHeaders: Record<string, string> = { 'x-correlation-id': correlationId };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     res.writeHead(result.status ?? 200, outHeaders);

@@ -2,6 +2,7 @@ import { createProjector, PROJECTOR_HANDLER } from '../../workers/projector.js';
 import { createRelay } from '../../workers/relay.js';
 import { createAggregateRepository } from '../app/aggregateRepository.js';
 import { createCommandService } from '../app/commandService.js';
+import { bounded } from '../app/deadline.js';
 import { rebuildReadModel } from '../app/rebuild.js';
 import type { Config } from '../config/config.js';
 import { createChangeHub } from '../gateway/changeHub.js';
@@ -78,8 +79,9 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     });
     services = {
       commands,
-      readModel: adapters.readModel,
-      eventStore: adapters.eventStore,
+      // Reads are bounded by the request's budget too (the adapters have their own per-call timeouts).
+      readModel: bounded('readModel', adapters.readModel),
+      eventStore: bounded('eventStore', adapters.eventStore),
       hub,
       metrics,
       minSeqTimeoutMs: config.minSeqTimeoutMs,
@@ -104,6 +106,7 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       port: config.port,
       host: config.host,
       maxBodyBytes: config.maxBodyBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
       introspection: config.introspection,
     },
   });
