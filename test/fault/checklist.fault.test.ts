@@ -5,7 +5,16 @@ import { type Cluster, startCluster } from '../e2e/harness.js';
 import type { InstanceChange } from '../e2e/types.js';
 import { randomId } from '../support/ids.js';
 import { waitFor } from '../support/wait.js';
-import { consistency, FAST_FAILOVER, faultReached, health, metric, openEventStore, runCli } from './support.js';
+import {
+  consistency,
+  FAST_FAILOVER,
+  faultReached,
+  health,
+  metric,
+  openEventStore,
+  runCli,
+  settledMetric,
+} from './support.js';
 
 /**
  * The seeds' operational checklist on the production profile: real engines, relay, projector and two
@@ -43,8 +52,8 @@ describe('operational checklist (production)', () => {
   it('1. every event published again (a replay of the store) takes effect once', async () => {
     await writeSome(10);
     const projector = cluster.base('projector');
-    const applied = await metric(projector, 'cairn_projector_applied_events_total');
-    const skipped = await metric(projector, 'cairn_projector_skipped_events_total');
+    const applied = await settledMetric(projector, 'cairn_projector_applied_events_total');
+    const skipped = await settledMetric(projector, 'cairn_projector_skipped_events_total');
     const sub = await subscribe<{ instanceChanged: InstanceChange }>(cluster.gateways[1]!.ws, INSTANCE_CHANGED, {
       database: db,
     });
@@ -69,8 +78,8 @@ describe('operational checklist (production)', () => {
   it('1. the relay rolled back (old checkpoint, outbox entries of published commits restored) takes effect once', async () => {
     const written = await writeSome(5);
     const projector = cluster.base('projector');
-    const applied = await metric(projector, 'cairn_projector_applied_events_total');
-    const skipped = await metric(projector, 'cairn_projector_skipped_events_total');
+    const applied = await settledMetric(projector, 'cairn_projector_applied_events_total');
+    const skipped = await settledMetric(projector, 'cairn_projector_skipped_events_total');
     const sub = await subscribe<{ instanceChanged: InstanceChange }>(cluster.gateways[0]!.ws, INSTANCE_CHANGED, {
       database: db,
     });

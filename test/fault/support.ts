@@ -49,6 +49,21 @@ export async function consistency(cluster: Cluster, repair = false): Promise<Con
   }
 }
 
+/**
+ * A projector counter once it stopped moving (two reads 300 ms apart agree). The read model shows an
+ * event a moment before the projector marks it done and counts it, so a count taken as soon as the
+ * read model is settled could still grow by the last batch.
+ */
+export async function settledMetric(base: string, name: string): Promise<number> {
+  let last = await metric(base, name);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 300));
+    const now = await metric(base, name);
+    if (now === last) return now;
+    last = now;
+  }
+}
+
 /** Sum of every sample of a Prometheus metric (all label sets) at `base`/metrics. */
 export async function metric(base: string, name: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
