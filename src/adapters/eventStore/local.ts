@@ -22,7 +22,6 @@ import {
   assertValidCommit,
   assertValidRef,
   COMMIT_FILE,
-  type CommitRef,
   checkpointKey,
   commitKey,
   EVENTS_PREFIX,
@@ -32,7 +31,6 @@ import {
   MARKER_FILE,
   padSeq,
   parseIndexKey,
-  parseRefKey,
   UNPUBLISHED_PREFIX,
   unpublishedKey,
 } from '../../ports/eventStore.js';
