@@ -7,7 +7,7 @@ import { type Envelope, parseEnvelope } from '../src/core/envelope.js';
 import { isUnavailable } from '../src/core/errors.js';
 import { docToState, stateToDoc } from '../src/core/projection.js';
 import type { Logger } from '../src/observability/logger.js';
-import type { Metrics } from '../src/observability/metrics.js';
+import { type Metrics, secondsSince } from '../src/observability/metrics.js';
 import type { ChangeFeed, ChangeNotification } from '../src/ports/changeFeed.js';
 import type { EventStore } from '../src/ports/eventStore.js';
 import type { ProjectedDoc, ReadModel } from '../src/ports/readModel.js';
@@ -164,6 +164,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
     await faults.reached('claimed', ids);
     const { docs, changes } = await project(claimed);
     await readModel.apply(docs);
+    if (metrics) {
+      const now = Date.now();
+      for (const { envelope } of claimed) metrics.projectorLag.observe(secondsSince(envelope.occurredAt, now));
+    }
     await faults.reached('applied', ids);
     const refused = await registry.markDone(
       PROJECTOR_HANDLER,
@@ -263,5 +267,6 @@ const notification = (envelope: Envelope, doc: ProjectedDoc): ChangeNotification
   seq: envelope.seq,
   eventType: envelope.type,
   eventId: envelope.eventId,
+  occurredAt: envelope.occurredAt,
   doc,
 });

@@ -1,7 +1,7 @@
 import { aggregateKey } from '../src/core/aggregate.js';
 import { type Commit, serializeEnvelope } from '../src/core/envelope.js';
 import type { Logger } from '../src/observability/logger.js';
-import type { Metrics } from '../src/observability/metrics.js';
+import { type Metrics, secondsSince } from '../src/observability/metrics.js';
 import type { CommitRef, EventStore, IndexRef } from '../src/ports/eventStore.js';
 import type { Transport } from '../src/ports/transport.js';
 
@@ -114,6 +114,8 @@ export function createRelay(deps: {
     ]);
     if (dropped.length) logger.warn('relay dropped markers of commits that never landed', { refs: dropped });
     if (ready.length > 0) {
+      const now = Date.now();
+      for (const c of published) metrics?.relayLag.observe(secondsSince(c.envelopes[0]!.occurredAt, now));
       metrics?.relayPublished.inc(messages.length);
       metrics?.relayLastPublish.set(Date.now() / 1000);
       checkpoint = {

@@ -61,6 +61,26 @@ export function createMetrics() {
       help: 'Failed projection attempts',
       registers: [registry],
     }),
+    // Lags from the event's recorded time (the ledger's clock at reservation) to each stage: where
+    // the time between a mutation and its notification goes. Across machines they include clock skew.
+    relayLag: new Histogram({
+      name: 'cairn_relay_lag_seconds',
+      help: 'Event recorded → published to the transport by the relay',
+      buckets: ms,
+      registers: [registry],
+    }),
+    projectorLag: new Histogram({
+      name: 'cairn_projector_lag_seconds',
+      help: 'Event recorded → held by the read model (before mark-done and notification)',
+      buckets: ms,
+      registers: [registry],
+    }),
+    changeLag: new Histogram({
+      name: 'cairn_change_delivery_lag_seconds',
+      help: 'Event recorded → its change notification received by this gateway',
+      buckets: ms,
+      registers: [registry],
+    }),
     subscriptions: new Gauge({
       name: 'cairn_subscriptions_active',
       help: 'Open GraphQL subscriptions',
@@ -70,3 +90,6 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Seconds from an ISO time to `now`, for the lag histograms (0 if the clocks disagree the other way). */
+export const secondsSince = (iso: string, now = Date.now()): number => Math.max(0, (now - Date.parse(iso)) / 1000);

@@ -8,6 +8,8 @@ export interface ChangeNotification {
   seq: number;
   eventType: string;
   eventId: string;
+  /** When the event was recorded (for lag metrics; absent in notifications of older projectors). */
+  occurredAt?: string;
   /** The projected state at that seq (tombstone on delete). */
   doc: ProjectedDoc;
 }

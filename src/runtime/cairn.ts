@@ -9,7 +9,7 @@ import { createChangeHub } from '../gateway/changeHub.js';
 import { checkHealth } from '../gateway/health.js';
 import { type RunningServer, startHttpServer } from '../gateway/server.js';
 import type { Logger } from '../observability/logger.js';
-import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createMetrics, type Metrics, secondsSince } from '../observability/metrics.js';
 import type { Adapters } from './adapters.js';
 
 export interface RunningCairn {
@@ -67,6 +67,9 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
   if (roles.has('gateway')) {
     const hub = await createChangeHub(adapters.changeFeed);
     stops.push(() => hub.close());
+    hub.listen((change) => {
+      if (change.occurredAt) metrics.changeLag.observe(secondsSince(change.occurredAt));
+    });
     const commands = createCommandService({
       ...adapters,
       repository: createAggregateRepository({

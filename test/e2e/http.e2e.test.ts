@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../support/ids.js';
 import { OPS } from './api.js';
-import { errorCodes, expectData, expectError, type GqlResponse, readResponse } from './client.js';
+import { errorCodes, expectData, expectError, type GqlResponse, readResponse, subscribe } from './client.js';
 import { TEST_SETTINGS } from './harness.js';
 import { profiles, useCluster } from './suite.js';
 
@@ -32,7 +32,7 @@ function expectNoLeak<T>(res: GqlResponse<T>): void {
 }
 
 describe.each(profiles)('HTTP (%s)', (profile) => {
-  const { api, gateway } = useCluster(profile);
+  const { api, gateway, cluster } = useCluster(profile);
   const post = (body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     fetch(gateway().http, { method: 'POST', headers, body }).then((r) => readResponse<Record<string, unknown>>(r));
 
@@ -348,6 +348,33 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
       if (line === '' || line.startsWith('#')) continue;
       expect(line).toMatch(sample);
     }
+  });
+
+  it('/metrics shows how long each stage after a mutation took (relay, projector, change delivery)', async () => {
+    // Embedded: one process has every role; production: each stage is measured by its own process.
+    const base = (role: string) =>
+      profile === 'embedded' || role === 'gateway' ? gateway().base : cluster().base(role);
+    const count = async (role: string, name: string) => {
+      const text = await (await fetch(`${base(role)}/metrics`)).text();
+      return Number(new RegExp(`^${name}_count (\\d+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+    };
+    const stages = [
+      ['relay', 'cairn_relay_lag_seconds'],
+      ['projector', 'cairn_projector_lag_seconds'],
+      ['gateway', 'cairn_change_delivery_lag_seconds'],
+    ] as const;
+    const before = await Promise.all(stages.map(([role, name]) => count(role, name)));
+    const name = randomId('db');
+    const sub = await subscribe(
+      gateway().ws,
+      'subscription($id: ID!) { aggregateChanged(aggregateType: DATABASE, aggregateId: $id) { aggregateId } }',
+      { id: name },
+    );
+    await api().newDatabase({ name });
+    expect(await sub.next()).toEqual({ aggregateChanged: { aggregateId: name } });
+    await sub.close();
+    const after = await Promise.all(stages.map(([role, name]) => count(role, name)));
+    after.forEach((n, i) => expect(n, stages[i]![1]).toBeGreaterThan(before[i]!));
   });
 
   it('an unknown path is 404', async () => {
