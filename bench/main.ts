@@ -552,6 +552,39 @@ async function mutationLevels(): Promise<void> {
   }
 }
 
+/** The lag histograms' sums and counts (seconds) of each pipeline stage, from its own process. */
+const LAG_STAGES = [
+  ['relay', () => relay, 'cairn_relay_lag_seconds'],
+  ['projector', () => projector, 'cairn_projector_lag_seconds'],
+  ['changeDelivery', () => gateway, 'cairn_change_delivery_lag_seconds'],
+] as const;
+
+async function stageLags(): Promise<Record<string, { sum: number; count: number }>> {
+  const entries = await Promise.all(
+    LAG_STAGES.map(async ([stage, proc, name]) => {
+      const text = await proc().metrics();
+      return [stage, { sum: metricValue(text, `${name}_sum`) ?? 0, count: metricValue(text, `${name}_count`) ?? 0 }];
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/**
+ * Mean time from an event's recording to each stage over the phase (warm-up included): where the
+ * end-to-end latency goes. `lagMs.changeDelivery` is the whole path up to the gateway.
+ */
+function meanLagsSince(
+  before: Record<string, { sum: number; count: number }>,
+  after: Record<string, { sum: number; count: number }>,
+): Record<string, number> {
+  const lags: Record<string, number> = {};
+  for (const [stage] of LAG_STAGES) {
+    const n = after[stage]!.count - before[stage]!.count;
+    if (n > 0) lags[`lagMs.${stage}.mean`] = round(((after[stage]!.sum - before[stage]!.sum) / n) * 1000, 1);
+  }
+  return lags;
+}
+
 async function endToEnd(): Promise<void> {
   await setupDatabase(E2E_DB);
   const e2ePool = new AggregatePool(E2E_DB, 'e');
@@ -603,6 +636,7 @@ async function endToEnd(): Promise<void> {
     const best = Math.max(0, ...P.levels.map((c) => fig(`mutation.rate.c${c}`)?.value ?? 0));
     const rate = best > 0 ? Math.max(5, Math.min(P.e2eRate, Math.round(best / 2))) : P.e2eRate;
     const before = cpu.snapshot();
+    const lagsBefore = await stageLags();
     const started = performance.now();
     measureFrom = started + P.e2eWarmupMs;
     const r = await runMix({
@@ -622,6 +656,7 @@ async function endToEnd(): Promise<void> {
     const cpuUse = cpuSince(before);
     // Stragglers: every acknowledged mutation's notification, or a 10 s grace.
     await pollUntil(async () => received >= r.acknowledged, 10_000, 50);
+    const lags = meanLagsSince(lagsBefore, await stageLags());
     const achieved = r.measured / Math.max(0.001, r.measuredSeconds);
     add(
       latencyFigure('e2e.latency', 'mutation sent → instanceChanged received', latencies, {
@@ -636,6 +671,7 @@ async function endToEnd(): Promise<void> {
         conflicts: r.conflicts,
         warmupMs: P.e2eWarmupMs,
         durationMs: P.e2eMs,
+        ...lags,
         ...cpuUse,
       }),
     );
