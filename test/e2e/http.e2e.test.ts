@@ -374,7 +374,7 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
     expect(await sub.next()).toEqual({ aggregateChanged: { aggregateId: name } });
     await sub.close();
     const after = await Promise.all(stages.map(([role, name]) => count(role, name)));
-    after.forEach((n, i) => expect(n, stages[i]![1]).toBeGreaterThan(before[i]!));
+    for (const [i, n] of after.entries()) expect(n, stages[i]![1]).toBeGreaterThan(before[i]!);
   });
 
   it('an unknown path is 404', async () => {
