@@ -97,9 +97,16 @@ export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<Faul
   const result = await load.done;
   log(`load done: ${result.acknowledged.length} acknowledged`);
   const check = await compareWithStore(api, database, result);
-  await api().settle(
-    database,
-    [...result.finalSeq].map(([id, seq]) => ({ id, seq })),
+  // The projector catches up after the faults (Kafka and Elasticsearch were down a while): a `minSeq`
+  // read answering STALE_READ (or UNAVAILABLE while the index recovers) means "not yet", so ask again.
+  let pending = [...result.finalSeq];
+  await waitFor(
+    async () => {
+      const answers = await Promise.all(pending.map(([id, seq]) => api().instance(database, id, seq)));
+      pending = pending.filter((_, i) => (answers[i]!.body.errors?.length ?? 0) > 0);
+      return pending.length === 0 ? true : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 1_000, what: 'the read model to hold every instance at its final seq' },
   );
   const report = await consistency(cluster);
   return { faults, load: result, downProbes, check, drift: report.drift.length };
