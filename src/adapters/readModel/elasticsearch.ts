@@ -83,7 +83,8 @@ export function createElasticsearchReadModel({
   // An index another process has just created exists before its primary shards start: reads in
   // between fail per document (no_shard_available_action_exception). Health alone is no guard, as
   // ES 7 reports a just-created index yellow with no shard active; so also wait for `shards` active
-  // copies (replicas only start after their primary). Once per process, ~10 ms when ready.
+  // copies (exact with one primary, the default; with more, a started replica could stand in for a
+  // primary still starting). Once per process, ~10 ms when ready.
   const primariesActive = async (type: AggregateType): Promise<void> => {
     const { body } = await call('wait for index', () =>
       client.cluster.health<{ timed_out: boolean; status: string; active_primary_shards: number }>(
