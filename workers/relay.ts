@@ -2,7 +2,13 @@ import { aggregateKey } from '../src/core/aggregate.js';
 import { type Commit, serializeEnvelope } from '../src/core/envelope.js';
 import type { Logger } from '../src/observability/logger.js';
 import { type Metrics, secondsSince } from '../src/observability/metrics.js';
-import type { CommitRef, EventStore, IndexRef } from '../src/ports/eventStore.js';
+import {
+  type CommitRef,
+  type EventStore,
+  type IndexRef,
+  plainIndexRef,
+  type UnpublishedRef,
+} from '../src/ports/eventStore.js';
 import type { Transport } from '../src/ports/transport.js';
 
 /**
@@ -55,7 +61,7 @@ export function createRelay(deps: {
   let checkpointLoaded = false;
   let lastCheckpointWrite = 0;
 
-  /** One pass: publishes up to READ_AHEAD × batchSize commits; returns how many markers it handled. */
+  /** One pass: publishes up to about READ_AHEAD × batchSize commits; returns how many refs it handled. */
   async function publishBatch(): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
@@ -64,16 +70,15 @@ export function createRelay(deps: {
     const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
     backlog = refs.length;
     metrics?.relayBacklog.set(refs.length);
-    const chunks: IndexRef[][] = [];
-    for (let i = 0; i < refs.length; i += options.batchSize) chunks.push(refs.slice(i, i + options.batchSize));
-    // Chunks are published in key order, one after the other (per-aggregate order); the next chunk's
-    // commits are read while this one is published and its markers deleted.
+    const chunks = chunksOf(entriesOf(refs), options.batchSize);
+    // Chunks are published in key order, one after the other (per-aggregate order); the commits the
+    // next chunk's entries do not carry are read while this one is published and its entries removed.
     const blocked = new Set<string>();
     let handled = 0;
-    let reading = chunks.length > 0 ? eventStore.readCommits(chunks[0]!) : null;
+    let reading = chunks.length > 0 ? readChunk(chunks[0]!) : null;
     for (let i = 0; reading; i++) {
       const commits = await reading;
-      reading = i + 1 < chunks.length ? eventStore.readCommits(chunks[i + 1]!) : null;
+      reading = i + 1 < chunks.length ? readChunk(chunks[i + 1]!) : null;
       // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
       reading?.catch(() => undefined);
       handled += await publishChunk(chunks[i]!, commits, blocked);
@@ -81,47 +86,66 @@ export function createRelay(deps: {
     return handled;
   }
 
-  /** Publishes one chunk of read commits, then deletes their markers; returns how many it handled. */
-  async function publishChunk(refs: IndexRef[], commits: (Commit | null)[], blocked: Set<string>): Promise<number> {
-    const ready: IndexRef[] = [];
+  /** The commits of a chunk's entries, per entry: carried by a group entry, or read by key for a marker. */
+  async function readChunk(entries: UnpublishedRef[][]): Promise<(Commit | null)[][]> {
+    const toRead = entries.flat().filter((r) => !r.commit);
+    const read = toRead.length > 0 ? await eventStore.readCommits(toRead) : [];
+    const byRef = new Map(toRead.map((r, i) => [r, read[i] ?? null]));
+    return entries.map((refs) => refs.map((r) => r.commit ?? byRef.get(r) ?? null));
+  }
+
+  /** Publishes one chunk of entries, then removes them; returns how many refs it handled. */
+  async function publishChunk(
+    entries: UnpublishedRef[][],
+    commits: (Commit | null)[][],
+    blocked: Set<string>,
+  ): Promise<number> {
+    const ready: UnpublishedRef[] = [];
     const messages: { key: string; value: string }[] = [];
-    const dropped: IndexRef[] = [];
+    const dropped: UnpublishedRef[] = [];
     const published: Commit[] = [];
-    refs.forEach((ref, i) => {
-      const key = aggregateKey(ref);
-      const commit = commits[i];
-      if (blocked.has(key)) return; // keep per-aggregate order behind a commit not yet readable
-      if (!commit) {
-        const id = `${key}@${ref.seq}`;
-        const since = missingSince.get(id) ?? Date.now();
-        missingSince.set(id, since);
-        if (Date.now() - since > graceMs) {
-          // The writer failed before its commit landed and was never acknowledged: forget the marker.
-          dropped.push(ref);
-          missingSince.delete(id);
-        } else blocked.add(key);
+    entries.forEach((refs, i) => {
+      const keys = refs.map(aggregateKey);
+      // Keep per-aggregate order behind a commit not yet readable; an entry goes whole or waits whole.
+      if (keys.some((key) => blocked.has(key))) {
+        for (const key of keys) blocked.add(key);
         return;
       }
-      ready.push(ref);
-      published.push(commit);
-      for (const envelope of commit.envelopes) messages.push({ key, value: serializeEnvelope(envelope) });
+      const found = commits[i]!;
+      const missing = refs.filter((_, j) => !found[j]);
+      if (missing.length > 0) {
+        // Only a marker names a commit that may not have landed (a group entry carries its commits).
+        if (missing.every((ref) => expired(ref))) dropped.push(...refs);
+        else for (const key of keys) blocked.add(key);
+        return;
+      }
+      ready.push(...refs);
+      for (const commit of found as Commit[]) {
+        published.push(commit);
+        const key = aggregateKey(commit);
+        for (const envelope of commit.envelopes) messages.push({ key, value: serializeEnvelope(envelope) });
+      }
     });
-    if (messages.length > 0) await transport.publish(messages);
+    if (messages.length > 0) {
+      await transport.publish(messages);
+      // Measured at publication (the stage's end), before the outbox clean-up, which consumers never wait on.
+      const now = Date.now();
+      for (const c of published) metrics?.relayLag.observe(secondsSince(c.envelopes[0]!.occurredAt, now));
+      metrics?.relayPublished.inc(messages.length);
+      metrics?.relayLastPublish.set(now / 1000);
+    }
     unsegmented.push(...published);
     await Promise.all([
       eventStore.markPublished([...ready, ...dropped]),
       unsegmented.length >= segmentSize ? writeSegment() : null,
     ]);
-    if (dropped.length) logger.warn('relay dropped markers of commits that never landed', { refs: dropped });
+    if (dropped.length)
+      logger.warn('relay dropped markers of commits that never landed', { refs: dropped.map(plainIndexRef) });
     if (ready.length > 0) {
-      const now = Date.now();
-      for (const c of published) metrics?.relayLag.observe(secondsSince(c.envelopes[0]!.occurredAt, now));
-      metrics?.relayPublished.inc(messages.length);
-      metrics?.relayLastPublish.set(Date.now() / 1000);
       checkpoint = {
         publishedTotal: checkpoint.publishedTotal + messages.length,
         lastPublishedAt: new Date().toISOString(),
-        lastRef: ready[ready.length - 1] ?? null,
+        lastRef: plainIndexRef(ready[ready.length - 1]!),
       };
       if (Date.now() - lastCheckpointWrite > 1000) {
         lastCheckpointWrite = Date.now();
@@ -129,6 +153,19 @@ export function createRelay(deps: {
       }
     }
     return ready.length + dropped.length;
+  }
+
+  /**
+   * Whether a marker's commit has been missing for longer than any append can take: the writer
+   * failed before its commit landed and was never acknowledged, so the marker can be forgotten.
+   */
+  function expired(ref: IndexRef): boolean {
+    const id = `${aggregateKey(ref)}@${ref.seq}`;
+    const since = missingSince.get(id) ?? Date.now();
+    missingSince.set(id, since);
+    if (Date.now() - since <= graceMs) return false;
+    missingSince.delete(id);
+    return true;
   }
 
   /**
@@ -203,4 +240,33 @@ export function createRelay(deps: {
     },
     status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),
   };
+}
+
+/** Consecutive refs of one entry, together (listUnpublished lists an entry's refs one after another). */
+function entriesOf(refs: UnpublishedRef[]): UnpublishedRef[][] {
+  const entries: UnpublishedRef[][] = [];
+  for (const ref of refs) {
+    const last = entries[entries.length - 1];
+    if (last && last[0]!.entry === ref.entry) last.push(ref);
+    else entries.push([ref]);
+  }
+  return entries;
+}
+
+/** Whole entries, about `size` refs per chunk. */
+function chunksOf(entries: UnpublishedRef[][], size: number): UnpublishedRef[][][] {
+  const chunks: UnpublishedRef[][][] = [];
+  let current: UnpublishedRef[][] = [];
+  let count = 0;
+  for (const entry of entries) {
+    if (count > 0 && count + entry.length > size) {
+      chunks.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(entry);
+    count += entry.length;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

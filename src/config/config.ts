@@ -11,6 +11,7 @@ export interface Config {
   dataDir: string;
   maxBodyBytes: number;
   minSeqTimeoutMs: number;
+  outboxRepairIntervalMs: number;
   dependencyTimeoutMs: number;
   requestTimeoutMs: number;
   idempotencyRetentionMs: number;
@@ -85,6 +86,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: s('CAIRN_DATA_DIR'),
     maxBodyBytes: n('CAIRN_MAX_BODY_BYTES'),
     minSeqTimeoutMs: n('CAIRN_MIN_SEQ_TIMEOUT_MS'),
+    outboxRepairIntervalMs: n('CAIRN_OUTBOX_REPAIR_INTERVAL_MS'),
     dependencyTimeoutMs: n('CAIRN_DEPENDENCY_TIMEOUT_MS'),
     requestTimeoutMs: n('CAIRN_REQUEST_TIMEOUT_MS'),
     idempotencyRetentionMs: n('CAIRN_IDEMPOTENCY_RETENTION_HOURS') * HOUR,

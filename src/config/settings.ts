@@ -66,6 +66,13 @@ export const SETTINGS = [
     doc: 'Deadline of one call to a dependency before the request fails with UNAVAILABLE.',
   },
   {
+    name: 'CAIRN_OUTBOX_REPAIR_INTERVAL_MS',
+    kind: 'int',
+    default: '5000',
+    min: 100,
+    doc: 'How often a gateway looks for appends a dead writer left without an outbox entry (unconfirmed ledger reservations older than the dependency timeout) and re-appends them.',
+  },
+  {
     name: 'CAIRN_REQUEST_TIMEOUT_MS',
     kind: 'int',
     default: '10000',

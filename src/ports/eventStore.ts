@@ -13,16 +13,37 @@ export interface IndexRef extends CommitRef {
   recordedAt: string;
 }
 
+/** A listed outbox ref: which entry holds it, and the commit itself when the entry carries it. */
+export interface UnpublishedRef extends IndexRef {
+  /** The entry's key (opaque to callers); refs of one entry are listed, and removed, together. */
+  entry: string;
+  /** Present when the entry holds a copy of the commit (a group entry): no need to read it by key. */
+  commit?: Commit;
+}
+
+/** The position and time of a listed ref, without where it was listed from (tests, logs). */
+export const plainIndexRef = (r: IndexRef): IndexRef => ({
+  aggregateType: r.aggregateType,
+  aggregateId: r.aggregateId,
+  seq: r.seq,
+  recordedAt: r.recordedAt,
+});
+
 /**
  * The event store: the single source of truth. Key layout (same in S3 and on disk):
  *   events/<aggregateType>/<aggregateId>/<seq, 10 digits>.jsonl         by aggregate: one commit, written once
- *   indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/<type>/<aggregateId>/<seq>  by date: the relay's outbox (empty)
+ *   indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/<type>/<aggregateId>/<seq>  the relay's outbox: a marker (empty)
+ *   indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/g-<24 hex>.jsonl            the relay's outbox: a group entry
  *   checkpoints/<name>.json                                             worker checkpoints
  *   segments/<time>-<random>.jsonl                                      copies of published commits (optional)
  *
- * The by-date index lists commits in the order they were recorded; the relay tails it and removes an
- * entry once its commit is published, so what is listed is exactly what is left to publish: a commit
- * that lands late, or with a skewed clock, is listed whatever its date and can never be skipped.
+ * The by-date index (the outbox) lists commits in the order they were recorded; the relay tails it
+ * and removes an entry once its commits are published, so what is listed is exactly what is left to
+ * publish: a commit that lands late, or with a skewed clock, is listed whatever its date and can
+ * never be skipped. An entry is either a marker naming one commit (written with the commit, so it
+ * may name one that never landed) or a group entry: copies of several commits, written after all of
+ * them landed, under the earliest one's time (one PUT for all the appends in flight together, and
+ * one read for the relay instead of one per commit).
  *
  * An aggregate id may contain '/' ("db/inst-1"); it becomes nested folders on disk. Every listing is
  * in key order (plain byte order of the full key, as S3 lists), so one aggregate's keys are
@@ -34,7 +55,7 @@ export interface EventStore {
    *
    * - Rejects with EventAlreadyExistsError if another commit is already at that position: the store
    *   never overwrites, and of N concurrent appends of different commits at one position exactly one
-   *   resolves. The marker is still (re)written; the relay may then publish the existing commit once
+   *   resolves. A marker may still be (re)written; the relay then publishes the existing commit once
    *   more (at-least-once).
    * - Resolves if the very same commit (byte for byte, so the same event ids) is already stored: an
    *   append is safe to retry, and the retry repairs a missing marker.
@@ -45,6 +66,9 @@ export interface EventStore {
    * A marker can exist without its commit (an append in flight, or one that failed between the two
    * writes): readCommits then gives null for it. The relay must leave such a marker alone until it
    * is older than any append can take, and may then drop it (the append was never acknowledged).
+   * Where the outbox entry is written after the commit (a group entry), a writer that dies between
+   * the two leaves a commit without an entry: it was never acknowledged, its ledger reservation
+   * stays unconfirmed, and the outbox repair (app/outboxRepair.ts) re-appends it.
    */
   append(commit: Commit): Promise<void>;
 
@@ -62,13 +86,21 @@ export interface EventStore {
   readCommits(refs: CommitRef[]): Promise<(Commit | null)[]>;
 
   /**
-   * The by-date index: commits not yet published, oldest first (by recordedAt, then aggregate type,
-   * id and seq), at most `limit`.
+   * The outbox: commits not yet published, entry by entry in key order (entries oldest first by
+   * recordedAt; a group entry's commits in recordedAt, aggregate type, id and seq order). Lists
+   * entries until at least `limit` refs (or the end); an entry is never split, so a group can take
+   * it past `limit`. One aggregate's commits are listed in seq order when one writer appended them
+   * (appends through several writers race as they do in any outbox: the projector repairs a gap
+   * from the store).
    */
-  listUnpublished(limit: number): Promise<IndexRef[]>;
+  listUnpublished(limit: number): Promise<UnpublishedRef[]>;
 
-  /** Removes index entries after their commits were published. Idempotent (absent entries are fine). */
-  markPublished(refs: IndexRef[]): Promise<void>;
+  /**
+   * Removes the outbox entries holding these refs after their commits were published: the whole
+   * entry, so pass every ref of an entry together (a plain IndexRef names its marker). Idempotent
+   * (absent entries are fine).
+   */
+  markPublished(refs: (IndexRef | UnpublishedRef)[]): Promise<void>;
 
   /**
    * Every commit in the store (or of one aggregate type), in key order: aggregate by aggregate, each
@@ -104,6 +136,15 @@ export const unpublishedKey = (r: IndexRef): string => {
   const m = RECORDED_AT.exec(new Date(r.recordedAt).toISOString());
   if (!m) throw new RangeError(`recordedAt ${JSON.stringify(r.recordedAt)} is not a date`);
   return `${UNPUBLISHED_PREFIX}${m[1]}/${m[2]}${m[3]}${m[4]}${m[5]}/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}`;
+};
+/** File name of a group entry in the outbox (see the key layout above). */
+export const GROUP_ENTRY_FILE = /^g-[0-9a-f]{24}\.jsonl$/;
+/** `indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/g-<24 hex>.jsonl`: listed at `recordedAt`, its earliest commit's time. */
+export const groupEntryKey = (recordedAt: string, name: string): string => {
+  const m = RECORDED_AT.exec(new Date(recordedAt).toISOString());
+  if (!m) throw new RangeError(`recordedAt ${JSON.stringify(recordedAt)} is not a date`);
+  if (!GROUP_ENTRY_FILE.test(name)) throw new RangeError(`Invalid group entry name ${JSON.stringify(name)}`);
+  return `${UNPUBLISHED_PREFIX}${m[1]}/${m[2]}${m[3]}${m[4]}${m[5]}/${name}`;
 };
 /** The index entry of a commit: recorded when its envelopes occurred. */
 export const indexRefOf = (c: Commit): IndexRef => ({

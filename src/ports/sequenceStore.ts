@@ -81,6 +81,18 @@ export interface SequenceStore {
   get(key: string): Promise<LedgerEntry | null>;
   /** Live children of a parent, in key order, at most `limit` (for the has-live-children guard and its repair). */
   liveChildren(parent: string, limit: number): Promise<LedgerEntry[]>;
+  /**
+   * Rows whose reserved seq is not confirmed (confirmedSeq < seq) and was reserved before
+   * `reservedBefore` (epoch ms, the store's clock), oldest reservation first, at most `limit`.
+   * These are appends still in flight, appends whose confirmation was lost, or reservations burned
+   * by a writer that died: the outbox repair looks at each.
+   *
+   * "Before" compares against `reservedAt` as `get` answers it (whole ms): an entry is listed iff
+   * reservedAt < reservedBefore, so a cut-off taken from the store's own clock never lists a
+   * reservation made after it. Reservations in the same instant come in key order. Rows rolled back
+   * to their confirmed seq are not listed; a later reserve lists the key again.
+   */
+  unconfirmed(reservedBefore: number, limit: number): Promise<LedgerEntry[]>;
   /** Resolves when the store can serve; rejects with UnavailableError otherwise. */
   ping(): Promise<void>;
 }

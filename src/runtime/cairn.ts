@@ -3,6 +3,7 @@ import { createRelay } from '../../workers/relay.js';
 import { createAggregateRepository } from '../app/aggregateRepository.js';
 import { createCommandService } from '../app/commandService.js';
 import { bounded } from '../app/deadline.js';
+import { createOutboxRepair } from '../app/outboxRepair.js';
 import { rebuildReadModel } from '../app/rebuild.js';
 import type { Config } from '../config/config.js';
 import { createChangeHub } from '../gateway/changeHub.js';
@@ -70,16 +71,35 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     hub.listen((change) => {
       if (change.occurredAt) metrics.changeLag.observe(secondsSince(change.occurredAt));
     });
+    const repository = createAggregateRepository({
+      eventStore: adapters.eventStore,
+      cacheSize: config.cacheSize,
+      ledger: adapters.sequenceStore,
+    });
+    const abandonedReservationMs = config.dependencyTimeoutMs * 2;
     const commands = createCommandService({
       ...adapters,
-      repository: createAggregateRepository({
-        eventStore: adapters.eventStore,
-        cacheSize: config.cacheSize,
-        ledger: adapters.sequenceStore,
-      }),
-      options: { dependencyTimeoutMs: config.dependencyTimeoutMs, trustCache: adapters.singleWriter },
+      repository,
+      options: {
+        dependencyTimeoutMs: config.dependencyTimeoutMs,
+        trustCache: adapters.singleWriter,
+        abandonedReservationMs,
+      },
       onAppended: () => adapters.appendSignal.notify(),
     });
+    const repair = createOutboxRepair({
+      ...adapters,
+      repository,
+      logger: logger.child({ role: 'outbox-repair' }),
+      // No synchronous append outlives the dependency timeout; older unconfirmed ones are looked at.
+      options: {
+        intervalMs: config.outboxRepairIntervalMs,
+        minAgeMs: config.dependencyTimeoutMs,
+        abandonedMs: abandonedReservationMs,
+      },
+      onRepaired: () => adapters.appendSignal.notify(),
+    });
+    stops.push(repair.start());
     services = {
       commands,
       // Reads are bounded by the request's budget too (the adapters have their own per-call timeouts).

@@ -81,7 +81,11 @@ for (const [clientName, make] of CLIENTS) {
   describeEventStoreContract(`s3 (${clientName})`, async () => {
     const prefix = `${randomId('es')}/`;
     prefixes.push(prefix);
-    return { store: createS3EventStore({ s3, bucket: BUCKET, prefix }), cleanup: () => deletePrefix(prefix) };
+    return {
+      store: createS3EventStore({ s3, bucket: BUCKET, prefix }),
+      another: () => createS3EventStore({ s3, bucket: BUCKET, prefix }),
+      cleanup: () => deletePrefix(prefix),
+    };
   });
 
   describe(`S3 event store (${clientName})`, () => {
@@ -148,6 +152,57 @@ for (const [clientName, make] of CLIENTS) {
         expect(await collect(store.scan({ aggregateType: 'INSTANCE' }))).toEqual(plain.slice(1)); // DATABASE sorts first
         const noBudget = createS3EventStore({ s3: counting, bucket: BUCKET, prefix, segmentCacheBytes: 0 });
         expect(await collect(noBudget.scan())).toEqual(plain);
+      } finally {
+        destroy(api);
+        await deletePrefix(prefix);
+      }
+    });
+
+    it('writes one outbox entry per group of appends in flight together, carrying their commits', async () => {
+      const prefix = `${randomId('es')}/`;
+      const api = make() as S3Api | S3Client;
+      const base: S3Api = 'send' in api ? sdkS3Api(api, BUCKET) : api;
+      const puts: string[] = [];
+      let gets = 0;
+      let failEntries = false;
+      const counting: S3Api = {
+        ...base,
+        put: (key, body, opts) => {
+          puts.push(key.slice(prefix.length));
+          if (failEntries && key.includes('/indexes/')) return Promise.reject(new Error('socket hang up'));
+          return base.put(key, body, opts);
+        },
+        get: (key) => {
+          gets++;
+          return base.get(key);
+        },
+      };
+      const store = createS3EventStore({ s3: counting, bucket: BUCKET, prefix, markerAttempts: 2 });
+      try {
+        const commits = Array.from({ length: 64 }, (_, i) => makeCommit('INSTANCE', `db/g${i}`, 1));
+        await Promise.all(commits.map((c) => store.append(c)));
+        const entryPuts = puts.filter((key) => key.startsWith('indexes/'));
+        expect(puts).toHaveLength(64 + entryPuts.length);
+        expect(entryPuts.length).toBeLessThan(32); // grouped: commits that landed together share one entry
+
+        gets = 0;
+        const listed = await store.listUnpublished(1000);
+        expect(listed).toHaveLength(64);
+        expect(new Set(listed.map((r) => r.entry)).size).toBe(entryPuts.length);
+        expect(gets).toBe(entryPuts.length); // one read per entry, none per commit
+        for (const r of listed) expect(r.commit).toEqual(commits.find((c) => c.aggregateId === r.aggregateId));
+        await store.markPublished(listed);
+
+        // The commit lands but its entry cannot be written: not acknowledged (UNAVAILABLE), and
+        // nothing is listed (an entry proves its commits landed); re-appending repairs the entry.
+        failEntries = true;
+        const orphan = makeCommit('INSTANCE', 'db/orphan', 1);
+        await expect(store.append(orphan)).rejects.toBeInstanceOf(UnavailableError);
+        expect(await store.readCommits([orphan])).toEqual([orphan]);
+        expect(await store.listUnpublished(10)).toEqual([]);
+        failEntries = false;
+        await store.append(structuredClone(orphan));
+        expect((await store.listUnpublished(10)).map((r) => r.commit)).toEqual([orphan]);
       } finally {
         destroy(api);
         await deletePrefix(prefix);

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createAggregateRepository } from '../../src/app/aggregateRepository.js';
 import { type CommandService, createCommandService } from '../../src/app/commandService.js';
+import { createOutboxRepair } from '../../src/app/outboxRepair.js';
 import type { Command } from '../../src/core/domain/commands.js';
+import { type Commit, newEventId } from '../../src/core/envelope.js';
 import { CairnError, UnavailableError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/observability/logger.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
 import type { IdempotencyStore } from '../../src/ports/idempotencyStore.js';
 import type { SequenceStore } from '../../src/ports/sequenceStore.js';
@@ -159,6 +162,60 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       );
       expect(ok).toBe('OK');
       expect(await seqs(db)).toEqual([1, 2]);
+    });
+
+    it('completes an append whose writer died between its commit and its outbox entry, and gives back a burned seq', async () => {
+      const { eventStore, sequenceStore } = ports();
+      const svc = service();
+      const db = await seed(svc);
+      const key = `INSTANCE:${db}/i`;
+      const ref = { aggregateType: 'INSTANCE' as const, aggregateId: `${db}/i` };
+      const repository = createAggregateRepository({ eventStore, cacheSize: 10, ledger: sequenceStore });
+      // The ledger lists reservations strictly older than the cut-off: let a millisecond pass first.
+      const repair = async (abandonedMs: number) => {
+        await new Promise((r) => setTimeout(r, 5));
+        return createOutboxRepair({
+          eventStore,
+          sequenceStore,
+          repository,
+          logger: createLogger('silent'),
+          options: { intervalMs: 60_000, minAgeMs: 0, abandonedMs },
+        }).sweep();
+      };
+      const ours = async () =>
+        (await eventStore.listUnpublished(10_000)).filter((r) => r.aggregateId === ref.aggregateId);
+      await eventStore.markPublished(await ours());
+
+      // The dead writer: reserved seq 2 and stored its commit, then died: no outbox entry, no confirm.
+      const reservation = { key, parent: `ONTOLOGY_CLASS:${db}/c`, requireLive: [], forbidLiveChildren: false };
+      expect((await sequenceStore.reserve({ ...reservation, expectedSeq: 1, nextSeq: 2, liveAfter: true })).ok).toBe(
+        true,
+      );
+      const [first] = await eventStore.readAggregate(ref);
+      const second: Commit = {
+        ...first!,
+        seq: 2,
+        envelopes: first!.envelopes.map((e) => ({ ...e, seq: 2, eventId: newEventId() })),
+      };
+      await eventStore.append(second);
+      await eventStore.markPublished(await ours());
+      expect(await ours()).toEqual([]);
+
+      const repaired = await repair(60_000);
+      expect(repaired.reappended).toBeGreaterThanOrEqual(1);
+      expect((await ours()).map((r) => r.seq)).toEqual([2]);
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 2 });
+
+      // A writer that reserved seq 3 and died before storing anything: given back once abandoned.
+      expect((await sequenceStore.reserve({ ...reservation, expectedSeq: 2, nextSeq: 3, liveAfter: true })).ok).toBe(
+        true,
+      );
+      expect((await repair(60_000)).rolledBack).toBe(0); // not abandoned yet: it may still land
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 3 });
+      expect((await repair(0)).rolledBack).toBeGreaterThanOrEqual(1);
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 2 });
+      expect((await svc.execute(update(db, 2, 11), meta)).seq).toBe(3);
+      expect(await seqs(db)).toEqual([1, 2, 3]);
     });
   });
 }

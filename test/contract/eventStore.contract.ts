@@ -2,9 +2,20 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AggregateType } from '../../src/core/aggregate.js';
 import { type Commit, type Envelope, newEventId, serializeCommit } from '../../src/core/envelope.js';
 import { EventAlreadyExistsError } from '../../src/core/errors.js';
-import { type CommitRef, type EventStore, indexRefOf } from '../../src/ports/eventStore.js';
+import {
+  type CommitRef,
+  type EventStore,
+  indexRefOf,
+  plainIndexRef,
+  type UnpublishedRef,
+} from '../../src/ports/eventStore.js';
 
-export type EventStoreFactory = () => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
+export type EventStoreFactory = () => Promise<{
+  store: EventStore;
+  /** Another instance over the same storage: another writer, as a second gateway process is. */
+  another: () => EventStore;
+  cleanup: () => Promise<void>;
+}>;
 
 const envelope = (
   kind: Envelope['kind'],
@@ -55,6 +66,7 @@ const collect = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
 const appendAll = async (store: EventStore, commits: Commit[]): Promise<void> => {
   for (const c of commits) await store.append(c);
 };
+const plain = (refs: UnpublishedRef[]) => refs.map(plainIndexRef);
 
 /**
  * The behaviour every EventStore adapter must have. `factory` gives each test an empty, isolated
@@ -63,10 +75,11 @@ const appendAll = async (store: EventStore, commits: Commit[]): Promise<void> =>
 export function describeEventStoreContract(name: string, factory: EventStoreFactory): void {
   describe(`EventStore contract: ${name}`, () => {
     let store: EventStore;
+    let another: () => EventStore;
     let cleanup: () => Promise<void>;
 
     beforeEach(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, another, cleanup } = await factory());
     });
     afterEach(async () => {
       await cleanup();
@@ -125,10 +138,11 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
     it('accepts a retry of the very same commit and restores its outbox marker', async () => {
       const c = makeCommit('INSTANCE', 'db/retry', 1);
       await store.append(c);
-      await store.markPublished([indexRefOf(c)]);
+      await store.markPublished(await store.listUnpublished(10));
+      expect(await store.listUnpublished(10)).toEqual([]);
       await store.append(structuredClone(c));
       expect(await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/retry' })).toEqual([c]);
-      expect(await store.listUnpublished(10)).toEqual([indexRefOf(c)]);
+      expect(plain(await store.listUnpublished(10))).toEqual([indexRefOf(c)]);
       const sameIdsOtherPayload = structuredClone(c);
       sameIdsOtherPayload.envelopes[1]!.payload = { changed: true };
       await expect(store.append(sameIdsOtherPayload)).rejects.toBeInstanceOf(EventAlreadyExistsError);
@@ -171,30 +185,63 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       const x = Array.from({ length: 11 }, (_, i) => recordedAt(makeCommit('INSTANCE', 'db/x', i + 1), t(i * 10)));
       const db = recordedAt(makeCommit('DATABASE', 'db', 1), t(-5));
       const nextDay = recordedAt(makeCommit('INSTANCE', 'db/w', 1), t(2_000));
-      // Appended last but recorded a minute earlier (a slow writer, a skewed clock): still listed, first.
+      // Appended last by another writer but recorded a minute earlier (a slow writer, a skewed
+      // clock): still listed, first.
       const late = recordedAt(makeCommit('INSTANCE', 'db/late', 1), t(-60_000));
-      await Promise.all([...x, db, nextDay].reverse().map((c) => store.append(c)));
-      await store.append(late);
+      await appendAll(store, [db, ...x, nextDay]);
+      await another().append(late);
 
       const expected = [late, db, ...x, nextDay].map(indexRefOf);
       expect(expected[0]!.recordedAt).toBe('2026-01-01T23:58:59.000Z');
-      expect(await store.listUnpublished(100)).toEqual(expected);
-      expect(await store.listUnpublished(4)).toEqual(expected.slice(0, 4));
+      const listed = await store.listUnpublished(100);
+      expect(plain(listed)).toEqual(expected);
+      expect(plain(await store.listUnpublished(4))).toEqual(expected.slice(0, 4));
 
-      await store.markPublished(expected.slice(0, 4));
-      expect(await store.listUnpublished(100)).toEqual(expected.slice(4));
-      await store.markPublished(expected.slice(0, 5)); // idempotent, overlapping
+      await store.markPublished(listed.slice(0, 4));
+      expect(plain(await store.listUnpublished(100))).toEqual(expected.slice(4));
+      await store.markPublished(listed.slice(0, 5)); // idempotent, overlapping
       await store.markPublished([{ aggregateType: 'INSTANCE', aggregateId: 'db/never', seq: 3, recordedAt: t(0) }]);
       await store.markPublished([]);
-      expect(await store.listUnpublished(100)).toEqual(expected.slice(5));
-      await store.markPublished(expected);
+      expect(plain(await store.listUnpublished(100))).toEqual(expected.slice(5));
+      await store.markPublished(listed);
       expect(await store.listUnpublished(100)).toEqual([]);
 
       // Publishing removes the index entry, never the commit; a later append is listed again.
       expect(await store.readAggregate({ aggregateType: 'INSTANCE', aggregateId: 'db/x' })).toHaveLength(11);
       const twelfth = makeCommit('INSTANCE', 'db/x', 12);
       await store.append(twelfth);
-      expect(await store.listUnpublished(100)).toEqual([indexRefOf(twelfth)]);
+      expect(plain(await store.listUnpublished(100))).toEqual([indexRefOf(twelfth)]);
+    });
+
+    it('lists concurrent appends once each, whole entries, each aggregate in seq order', async () => {
+      // As a writer appends: an aggregate's next commit only after its previous one was appended.
+      const ids = ['db/p0', 'db/p1', 'db/p2', 'db/p3'];
+      const appended: Commit[] = [];
+      for (let seq = 1; seq <= 6; seq++) {
+        const level = ids.map((id) => makeCommit('INSTANCE', id, seq));
+        await Promise.all(level.map((c) => store.append(c)));
+        appended.push(...level);
+      }
+      const listed = await store.listUnpublished(1000);
+      expect(listed).toHaveLength(appended.length);
+      for (const id of ids) {
+        expect(listed.filter((r) => r.aggregateId === id).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      }
+      // A carried commit is the stored one; what is not carried reads by key.
+      const stored = await store.readCommits(listed);
+      listed.forEach((r, i) => {
+        expect(stored[i]).toEqual(appended.find((c) => c.aggregateId === r.aggregateId && c.seq === r.seq));
+        if (r.commit) expect(r.commit).toEqual(stored[i]);
+      });
+      // An entry is never split: removing entry by entry empties the outbox.
+      for (let round = 0; round < appended.length; round++) {
+        const first = await store.listUnpublished(1);
+        if (first.length === 0) break;
+        const entry = listed.filter((r) => r.entry === first[0]!.entry);
+        expect(first).toEqual(entry);
+        await store.markPublished(first);
+      }
+      expect(await store.listUnpublished(1000)).toEqual([]);
     });
 
     it('scans every commit, aggregate by aggregate in seq order, optionally of one type', async () => {
@@ -252,11 +299,11 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       expect(new Set(listed.map((r) => `${r.aggregateType}:${r.aggregateId}`))).toEqual(
         new Set([...ids.map((id) => `INSTANCE:${id}`), 'DATABASE:db']),
       );
-      const plain = listed.map(({ recordedAt: _at, ...r }) => r);
-      expect(await store.readCommits(listed)).toEqual(plain.map((r) => expect.objectContaining(r)));
+      const positions = listed.map(({ aggregateType, aggregateId, seq }) => ({ aggregateType, aggregateId, seq }));
+      expect(await store.readCommits(listed)).toEqual(positions.map((r) => expect.objectContaining(r)));
       const scanned = await collect(store.scan({ aggregateType: 'INSTANCE' }));
-      expect(scanned.map(ref)).toHaveLength(plain.filter((r) => r.aggregateType === 'INSTANCE').length);
-      expect(scanned.map(ref)).toEqual(expect.arrayContaining(plain.filter((r) => r.aggregateType === 'INSTANCE')));
+      expect(scanned.map(ref)).toHaveLength(positions.filter((r) => r.aggregateType === 'INSTANCE').length);
+      expect(scanned.map(ref)).toEqual(expect.arrayContaining(positions.filter((r) => r.aggregateType === 'INSTANCE')));
     });
 
     it('refuses positions that are not safe keys or commits that would not read back as themselves', async () => {

@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ReservationRequest, ReservationResult, SequenceStore } from '../../src/ports/sequenceStore.js';
+import type {
+  LedgerEntry,
+  ReservationRequest,
+  ReservationResult,
+  SequenceStore,
+} from '../../src/ports/sequenceStore.js';
 import { randomId } from '../support/ids.js';
 
 export type SequenceStoreFactory = () => Promise<{ store: SequenceStore; cleanup: () => Promise<void> }>;
@@ -222,6 +227,81 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect(all[0]).toMatchObject({ seq: 1, live: true, parent: k('p') });
       expect((await store.liveChildren(k('p'), 2)).map((e) => e.key)).toEqual([k('p/c1'), k('p/c3')]);
       expect(await store.liveChildren(k('nobody'), 10)).toEqual([]);
+    });
+
+    describe('unconfirmed', () => {
+      /** A cut-off after every reservation of the run, whatever the store's clock. */
+      const FAR = Date.UTC(3000, 0, 1);
+      /** More than a shared database holds: listings are then complete, and filtered to this test's keys. */
+      const ALL = 100_000;
+      const mine = (entries: LedgerEntry[]): LedgerEntry[] => entries.filter((e) => e.key.startsWith(prefix));
+      const reservedAt = async (key: string): Promise<number> => (await store.get(key))!.reservedAt;
+      const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+      it('lists nothing on a store without reservations of its own', async () => {
+        // The factory may share a database between tests: only this test's keys are its own.
+        expect(mine(await store.unconfirmed(FAR, ALL))).toEqual([]);
+        // Every reservation is after the epoch.
+        expect(await store.unconfirmed(0, ALL)).toEqual([]);
+      });
+
+      it('lists a reservation not confirmed only when the cut-off is after its reservedAt', async () => {
+        await createLive(k('a'));
+        const entry = (await store.get(k('a')))!;
+        expect(mine(await store.unconfirmed(entry.reservedAt + 1, ALL))).toEqual([entry]);
+        expect(entry).toMatchObject({ seq: 1, confirmedSeq: 0 });
+        expect(mine(await store.unconfirmed(entry.reservedAt, ALL))).toEqual([]);
+        expect(mine(await store.unconfirmed(entry.reservedAt - 1, ALL))).toEqual([]);
+      });
+
+      it('leaves out a row once its seq is confirmed, and lists it again at its next reservation', async () => {
+        await createLive(k('a'));
+        await store.confirm(k('a'), 1);
+        expect(mine(await store.unconfirmed(FAR, ALL))).toEqual([]);
+        expect(await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 3 }))).toMatchObject({ ok: true });
+        expect(mine(await store.unconfirmed(FAR, ALL))).toEqual([(await store.get(k('a')))!]);
+        // Confirmed short of the reserved seq: still in flight.
+        await store.confirm(k('a'), 2);
+        expect(mine(await store.unconfirmed(FAR, ALL))).toMatchObject([{ key: k('a'), seq: 3, confirmedSeq: 2 }]);
+        await store.confirm(k('a'), 3);
+        expect(mine(await store.unconfirmed(FAR, ALL))).toEqual([]);
+      });
+
+      it('leaves out a row rolled back to its confirmed seq', async () => {
+        await createLive(k('a'));
+        await store.confirm(k('a'), 1);
+        await store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2, liveAfter: false }));
+        await createLive(k('burned'));
+        expect(mine(await store.unconfirmed(FAR, ALL)).map((e) => e.key)).toEqual([k('a'), k('burned')]);
+        expect(await store.rollback(k('a'), 2, { seq: 1, live: true })).toBe(true);
+        expect(mine(await store.unconfirmed(FAR, ALL)).map((e) => e.key)).toEqual([k('burned')]);
+        expect(await store.rollback(k('burned'), 1, { seq: 0, live: false })).toBe(true);
+        expect(mine(await store.unconfirmed(FAR, ALL))).toEqual([]);
+      });
+
+      it('lists the oldest reservation first, up to the limit', async () => {
+        // Reserved in reverse key order, each in a later millisecond: the order is the reservations'.
+        const keys = [k('c'), k('b'), k('a')];
+        const times: number[] = [];
+        for (const key of keys) {
+          await createLive(key);
+          times.push(await reservedAt(key));
+          await sleep(5);
+        }
+        expect(times[0]).toBeLessThan(times[1]!);
+        expect(times[1]).toBeLessThan(times[2]!);
+
+        const cutoff = times[2]! + 1;
+        const all = await store.unconfirmed(cutoff, ALL);
+        expect(mine(all).map((e) => e.key)).toEqual(keys);
+        expect(all.map((e) => e.reservedAt)).toEqual(all.map((e) => e.reservedAt).sort((a, b) => a - b));
+        expect(mine(await store.unconfirmed(times[2]!, ALL)).map((e) => e.key)).toEqual(keys.slice(0, 2));
+
+        const two = await store.unconfirmed(cutoff, 2);
+        expect(two).toHaveLength(2);
+        expect(two).toEqual(all.slice(0, 2));
+        expect(await store.unconfirmed(cutoff, 0)).toEqual([]);
+      });
     });
 
     it('confirms monotonically', async () => {

@@ -26,15 +26,20 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
-  type IndexRef,
+  GROUP_ENTRY_FILE,
   indexRefOf,
   MARKER_FILE,
   padSeq,
   parseIndexKey,
   UNPUBLISHED_PREFIX,
+  type UnpublishedRef,
   unpublishedKey,
 } from '../../ports/eventStore.js';
+import { parseGroupEntry } from './commitCopies.js';
 import { mapLimit } from './concurrency.js';
+
+/** Outbox entries: markers (written by this store) and group entries. */
+const OUTBOX_FILE = { test: (name: string) => MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name) };
 
 export interface LocalEventStoreOptions {
   /** Root directory; created on first write. Holds the same keys as the bucket, as nested folders. */
@@ -63,7 +68,9 @@ const translate = (e: unknown): unknown =>
  * win) and the key's folder is fsynced before the append resolves. A torn write stays in `.tmp/`,
  * which no listing ever visits. The outbox marker (an empty file) is made durable before the commit
  * is linked, so a crash can leave a marker without its commit (the relay skips it) but never an
- * acknowledged or visible commit without its marker.
+ * acknowledged or visible commit without its marker. (The S3 store writes group entries after the
+ * commits instead, to save requests; a local file costs microseconds, so this store keeps the order
+ * that needs no repair. It reads group entries too.)
  */
 export function createLocalEventStore(options: LocalEventStoreOptions): EventStore {
   const root = resolve(options.dir);
@@ -212,7 +219,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   };
 
   /** Keys under `prefix` (ending in '/') whose file name matches `file`, in key order, lazily. */
-  async function* walk(prefix: string, file: RegExp): AsyncGenerator<string> {
+  async function* walk(prefix: string, file: { test(name: string): boolean }): AsyncGenerator<string> {
     for (const e of await listDir(abs(prefix))) {
       if (e.isDir) yield* walk(prefix + e.key, file);
       else if (file.test(e.name)) yield prefix + e.name;
@@ -222,9 +229,9 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   const readKeys = (keys: string[]): Promise<Commit[]> =>
     mapLimit(keys, concurrency, async (key) => parseCommit(await readFile(abs(key), 'utf8')));
 
-  const pruneEmptyMarkerDirs = async (refs: IndexRef[]): Promise<void> => {
+  const pruneEmptyMarkerDirs = async (entries: string[]): Promise<void> => {
     const stop = abs(UNPUBLISHED_PREFIX);
-    const leaves = [...new Set(refs.map((r) => dirname(abs(unpublishedKey(r)))))];
+    const leaves = [...new Set(entries.map((entry) => dirname(abs(entry))))];
     await Promise.all(
       leaves.map(async (leaf) => {
         for (let d = leaf; d.startsWith(stop) && d.length > stop.length; d = dirname(d)) {
@@ -283,12 +290,18 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     },
 
     async listUnpublished(limit) {
-      const refs: IndexRef[] = [];
+      const refs: UnpublishedRef[] = [];
       if (limit <= 0) return refs;
       try {
-        for await (const key of walk(UNPUBLISHED_PREFIX, MARKER_FILE)) {
-          const r = parseIndexKey(key);
-          if (r) refs.push(r);
+        for await (const entry of walk(UNPUBLISHED_PREFIX, OUTBOX_FILE)) {
+          const marker = parseIndexKey(entry);
+          if (marker) refs.push({ ...marker, entry });
+          else {
+            // A group entry (this store writes markers; a copied bucket may hold groups).
+            const text = await readOptional(abs(entry));
+            if (text !== null)
+              refs.push(...parseGroupEntry(entry, text).map((commit) => ({ ...indexRefOf(commit), entry, commit })));
+          }
           if (refs.length >= limit) break;
         }
         return refs;
@@ -299,13 +312,14 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
 
     async markPublished(refs) {
       refs.forEach(assertValidRef);
+      const entries = [...new Set(refs.map((r) => ('entry' in r ? r.entry : unpublishedKey(r))))];
       try {
-        await mapLimit(refs, concurrency, (r) =>
-          unlink(abs(unpublishedKey(r))).catch((e: unknown) => {
+        await mapLimit(entries, concurrency, (entry) =>
+          unlink(abs(entry)).catch((e: unknown) => {
             if (errno(e) !== 'ENOENT') throw e;
           }),
         );
-        await pruneEmptyMarkerDirs(refs);
+        await pruneEmptyMarkerDirs(entries);
       } catch (e) {
         throw translate(e);
       }

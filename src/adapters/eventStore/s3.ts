@@ -12,15 +12,17 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
-  type IndexRef,
+  GROUP_ENTRY_FILE,
   indexRefOf,
   MARKER_FILE,
   padSeq,
   parseIndexKey,
   SEGMENTS_PREFIX,
   UNPUBLISHED_PREFIX,
+  type UnpublishedRef,
   unpublishedKey,
 } from '../../ports/eventStore.js';
+import { copyLine, copyOf, createGroupEntryWriter, parseCopyLines, parseGroupEntry } from './commitCopies.js';
 import { mapLimit } from './concurrency.js';
 import { type ListResult, type S3Api, sdkS3Api } from './s3Api.js';
 
@@ -35,7 +37,7 @@ export interface S3EventStoreOptions {
   prefix?: string;
   /** Requests in flight for one read, scan page or markPublished. @default 16 */
   concurrency?: number;
-  /** Attempts at the outbox marker when the commit was written but its marker was not. @default 4 */
+  /** Attempts at the outbox entry when the commit was written but its entry was not. @default 4 */
   markerAttempts?: number;
   /** Segment bytes a scan keeps in memory; commits beyond are read one by one. @default 256 MiB */
   segmentCacheBytes?: number;
@@ -84,35 +86,6 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 const NDJSON = 'application/x-ndjson';
 
-/**
- * A segment is lines of `<commit key>\t<commit text as a JSON string>\n` (keys without the store
- * prefix: printable ASCII, no tab). A line that does not parse (a torn or foreign object) is skipped:
- * that commit is then read from its own key.
- */
-const segmentLine = (c: Commit): string => `${commitKey(c)}\t${JSON.stringify(serializeCommit(c))}\n`;
-
-const copyOf = (text: string): Commit | null => {
-  try {
-    return parseCommit(text);
-  } catch {
-    return null;
-  }
-};
-
-function* parseSegment(text: string): Generator<[string, string]> {
-  for (const line of text.split('\n')) {
-    const tab = line.indexOf('\t');
-    if (tab <= 0) continue;
-    let body: unknown;
-    try {
-      body = JSON.parse(line.slice(tab + 1));
-    } catch {
-      continue;
-    }
-    if (typeof body === 'string') yield [line.slice(0, tab), body];
-  }
-}
-
 const apiOf = (s3: S3Client | S3Api, bucket: string): S3Api => ('send' in s3 ? sdkS3Api(s3, bucket) : s3);
 
 /** Creates the bucket unless it exists already (owned by these credentials). */
@@ -124,9 +97,11 @@ export async function ensureBucket(s3: S3Client | S3Api, bucket: string): Promis
  * The production event store: the key layout of the port in one S3 (or MinIO, or any S3-compatible)
  * bucket.
  *
- * An append is two PUTs sent together, so it costs one round trip: the commit, conditional on the
- * key being absent (`If-None-Match: *`, so S3 itself refuses an overwrite), and its empty outbox
- * marker. A read is one listing of the aggregate's own keys plus parallel GETs.
+ * An append is the commit, conditional on the key being absent (`If-None-Match: *`, so S3 itself
+ * refuses an overwrite), then its outbox entry: one group entry per batch of appends in flight
+ * together, holding copies of their commits (see createGroupEntryWriter). Under load that is about
+ * one PUT per append, and the relay reads one object per group. A read is one listing of the
+ * aggregate's own keys plus parallel GETs.
  */
 export function createS3EventStore(options: S3EventStoreOptions): EventStore {
   const { bucket, concurrency = 16, markerAttempts = 4, segmentCacheBytes = 256 * 2 ** 20 } = options;
@@ -171,7 +146,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       const text = await getText(key);
       if (text === null) return;
       bytes += text.length;
-      for (const [commitKey, body] of parseSegment(text)) {
+      for (const [commitKey, body] of parseCopyLines(text)) {
         if (commitKey.startsWith(scanPrefix.slice(prefix.length))) copies.set(k(commitKey), body);
       }
     });
@@ -233,35 +208,56 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     }
   };
 
-  const putMarker = (c: Commit): Promise<unknown> => s3.put(k(unpublishedKey(indexRefOf(c))), '');
+  const groupEntries = createGroupEntryWriter(async (key, body) => {
+    await s3.put(k(key), body, { contentType: NDJSON });
+  });
+
+  /** The outbox entry of a stored commit, retried: the commit is there, so only S3 being down stops it. */
+  const putEntry = async (commit: Commit, text: string): Promise<void> => {
+    let cause: unknown;
+    for (let attempt = 1; attempt <= markerAttempts; attempt++) {
+      if (attempt > 1) await pause(25 * 2 ** (attempt - 2));
+      try {
+        await groupEntries.add(commit, text);
+        return;
+      } catch (e) {
+        cause = e;
+      }
+    }
+    throw new UnavailableError(DEPENDENCY, cause);
+  };
+
+  /** Reads group entries' bodies (in parallel) until `limit` refs are listed, in key order. */
+  const readEntries = async (keys: string[], limit: number): Promise<UnpublishedRef[]> => {
+    const refs: UnpublishedRef[] = [];
+    for (let i = 0; i < keys.length && refs.length < limit; i += concurrency) {
+      const window = keys.slice(i, i + concurrency);
+      const read = await mapLimit(window, concurrency, async (key) => {
+        const entry = key.slice(prefix.length);
+        const marker = parseIndexKey(entry);
+        if (marker) return [{ ...marker, entry }];
+        const text = await getText(key);
+        // Removed by a relay meanwhile: published already.
+        if (text === null) return [];
+        return parseGroupEntry(entry, text).map((commit) => ({ ...indexRefOf(commit), entry, commit }));
+      });
+      for (const entryRefs of read) {
+        if (refs.length >= limit) break;
+        refs.push(...entryRefs);
+      }
+    }
+    return refs;
+  };
 
   const store: EventStore = {
     async append(commit) {
       assertValidCommit(commit);
-      const [written, marked] = await Promise.allSettled([
-        putCommit(commit, serializeCommit(commit)),
-        putMarker(commit),
-      ]);
-      // Commit refused or unreachable: that is the answer. A marker written beside a refused commit
-      // only makes the relay publish the existing commit once more (at-least-once), and it is what
-      // repairs the outbox when an append is re-run after the edge case below.
-      if (written.status === 'rejected') throw written.reason;
-      if (marked.status === 'fulfilled') return;
-      // Edge case: the commit is written (and readable) but its marker is not, so the relay would
-      // never publish it. Retry the marker; if S3 still refuses, report UnavailableError although the
-      // commit exists. The caller must not acknowledge; re-running the same append then resolves
-      // (identical bytes) and writes the marker. Until then the commit is visible but unpublished.
-      let cause: unknown = marked.reason;
-      for (let attempt = 2; attempt <= markerAttempts; attempt++) {
-        await pause(25 * 2 ** (attempt - 2));
-        try {
-          await putMarker(commit);
-          return;
-        } catch (e) {
-          cause = e;
-        }
-      }
-      throw new UnavailableError(DEPENDENCY, cause);
+      const text = serializeCommit(commit);
+      // The commit first, then its outbox entry: an entry then proves its commits landed, so it can
+      // carry them (the relay reads one object per group instead of one per commit). A writer dying
+      // in between leaves an unacknowledged commit without an entry: the outbox repair re-appends it.
+      await putCommit(commit, text);
+      await putEntry(commit, text);
     },
 
     async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
@@ -290,28 +286,29 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async listUnpublished(limit) {
       const listPrefix = k(UNPUBLISHED_PREFIX);
-      const refs: IndexRef[] = [];
+      const keys: string[] = [];
       let token: string | undefined;
-      while (refs.length < limit) {
-        const res = await list(listPrefix, limit - refs.length, token);
-        for (const key of keysOf(res, MARKER_FILE)) {
-          const r = parseIndexKey(key.slice(listPrefix.length - UNPUBLISHED_PREFIX.length));
-          if (r) refs.push(r);
+      while (keys.length < limit) {
+        const res = await list(listPrefix, limit - keys.length, token);
+        for (const key of res.keys) {
+          const name = key.slice(key.lastIndexOf('/') + 1);
+          if (MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name)) keys.push(key);
         }
         token = res.nextContinuationToken;
         if (token === undefined) break;
       }
-      return refs.slice(0, limit);
+      return readEntries(keys, limit);
     },
 
     async markPublished(refs) {
       refs.forEach(assertValidRef);
-      const batches: IndexRef[][] = [];
+      const keys = [...new Set(refs.map((r) => k('entry' in r ? r.entry : unpublishedKey(r))))];
+      const batches: string[][] = [];
       // MinIO deletes the keys of one request one after another (~0.4 ms each here): several smaller
       // requests in parallel finish a relay batch several times sooner.
-      for (let i = 0; i < refs.length; i += DELETE_CHUNK) batches.push(refs.slice(i, i + DELETE_CHUNK));
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK) batches.push(keys.slice(i, i + DELETE_CHUNK));
       await mapLimit(batches, concurrency, async (batch) => {
-        const failed = await guard(s3.deleteMany(batch.map((r) => k(unpublishedKey(r)))));
+        const failed = await guard(s3.deleteMany(batch));
         // Deleting an absent key is a success in S3, so any error here is a real failure.
         const first = failed[0];
         if (first) {
@@ -347,7 +344,9 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       if (commits.length === 0) return;
       commits.forEach(assertValidCommit);
       const name = `${new Date().toISOString().replace(/[-:.]/g, '')}-${randomBytes(6).toString('hex')}.jsonl`;
-      await guard(s3.put(k(`${SEGMENTS_PREFIX}${name}`), commits.map(segmentLine).join(''), { contentType: NDJSON }));
+      await guard(
+        s3.put(k(`${SEGMENTS_PREFIX}${name}`), commits.map((c) => copyLine(c)).join(''), { contentType: NDJSON }),
+      );
     },
 
     async getCheckpoint<T>(name: string): Promise<T | null> {

@@ -131,6 +131,18 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
       return children;
     },
 
+    async unconfirmed(reservedBefore, limit) {
+      // A scan: the embedded ledger is small, and the repair asks now and then.
+      const rows: LedgerEntry[] = [];
+      for (const entry of entries.values()) {
+        if (entry.confirmedSeq < entry.seq && entry.reservedAt < reservedBefore) rows.push(entry);
+      }
+      rows.sort((a, b) => a.reservedAt - b.reservedAt || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const listed = rows.slice(0, Math.max(0, limit)).map((entry) => ({ ...entry }));
+      await journal.barrier();
+      return listed;
+    },
+
     ping: () => journal.barrier(),
     compact: () => journal.compact(),
     close: () => journal.close(),

@@ -54,6 +54,7 @@ const reservedEntry = (key: string, row: ReserveRow): LedgerEntry => ({
 /**
  * The ledger in PostgreSQL (table `ledger`). `reserve` is one call of the `ledger_reserve` function
  * (migrations 001 and 004): one round trip that locks the rows its guards read and decides atomically.
+ * `unconfirmed` reads the partial index of migration 005.
  */
 export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceStoreOptions): SequenceStore {
   const sql = {
@@ -70,6 +71,15 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
     get: withSchema(`SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE key = $1`, schema),
     liveChildren: withSchema(
       `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE parent = $1 AND live ORDER BY key LIMIT $2`,
+      schema,
+    ),
+    // The predicate repeats the partial index's (migration 005) so the planner can use it. `reserved_at <
+    // $1 ms` equals `floor(ms(reserved_at)) < $1` (the reservedAt `get` answers) for a whole $1, and
+    // stays sargable.
+    unconfirmed: withSchema(
+      `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger
+        WHERE confirmed_seq < seq AND reserved_at < to_timestamp($1::float8 / 1000)
+        ORDER BY reserved_at, key LIMIT $2`,
       schema,
     ),
   };
@@ -123,6 +133,11 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
 
     async liveChildren(parent, limit) {
       const { rows } = await runQuery<EntryRow>(pool, sql.liveChildren, [parent, Math.max(0, limit)]);
+      return rows.map(toEntry);
+    },
+
+    async unconfirmed(reservedBefore, limit) {
+      const { rows } = await runQuery<EntryRow>(pool, sql.unconfirmed, [reservedBefore, Math.max(0, limit)]);
       return rows.map(toEntry);
     },
 

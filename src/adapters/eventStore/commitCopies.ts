@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
+import { commitKey, groupEntryKey, type IndexRef, indexRefOf } from '../../ports/eventStore.js';
+
+/**
+ * Copies of commits stored together in one object: segments (a rebuild reads many commits with one
+ * request) and the outbox's group entries (the relay reads many commits with one request). Lines of
+ * `<commit key>\t<commit text as a JSON string>\n` (keys without the store prefix: printable ASCII,
+ * no tab).
+ */
+export const copyLine = (c: Commit, text: string = serializeCommit(c)): string =>
+  `${commitKey(c)}\t${JSON.stringify(text)}\n`;
+
+/** The (commit key, commit text) pairs of a copies object; a line that does not parse is skipped. */
+export function* parseCopyLines(text: string): Generator<[string, string]> {
+  for (const line of text.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab <= 0) continue;
+    let body: unknown;
+    try {
+      body = JSON.parse(line.slice(tab + 1));
+    } catch {
+      continue;
+    }
+    if (typeof body === 'string') yield [line.slice(0, tab), body];
+  }
+}
+
+/** The commit a copy holds, or null when the text is not a commit. */
+export const copyOf = (text: string): Commit | null => {
+  try {
+    return parseCommit(text);
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * The commits of a group entry, each checked to be the commit of its key. A group entry is written
+ * whole by one PUT, so a line that is not a commit means the bucket was tampered with: throw rather
+ * than publish less than the entry holds.
+ */
+export function parseGroupEntry(entry: string, text: string): Commit[] {
+  const commits: Commit[] = [];
+  for (const [key, body] of parseCopyLines(text)) {
+    const commit = copyOf(body);
+    if (!commit || commitKey(commit) !== key)
+      throw new Error(`Outbox entry ${entry} holds an unreadable commit (${key})`);
+    commits.push(commit);
+  }
+  if (commits.length === 0) throw new Error(`Outbox entry ${entry} holds no commit`);
+  return commits;
+}
+
+const compareRefs = (a: IndexRef, b: IndexRef): number => {
+  const ka = [a.recordedAt, a.aggregateType, a.aggregateId];
+  const kb = [b.recordedAt, b.aggregateType, b.aggregateId];
+  for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+  return a.seq - b.seq;
+};
+
+interface Pending {
+  commit: Commit;
+  text: string;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+export interface GroupEntryWriter {
+  /** Resolves once an outbox entry holding this commit (already stored at its key) is durable. */
+  add(commit: Commit, text: string): Promise<void>;
+}
+
+/**
+ * Group commit for the outbox: the commits whose appends reach this step while an entry is being
+ * written wait, and share the next entry. One entry write is in flight at a time, so a lone append
+ * waits for nothing, and under load N concurrent appends cost one PUT instead of N.
+ *
+ * An entry is keyed at its earliest commit's recordedAt, but never before the previous entry of this
+ * writer: the relay lists in key order, so one writer's entries are published in the order written,
+ * which keeps each aggregate's commits in seq order (a later commit of an aggregate can only reach
+ * this step after the earlier one did).
+ */
+export function createGroupEntryWriter(
+  put: (key: string, body: string) => Promise<void>,
+  maxGroup = 500,
+): GroupEntryWriter {
+  const writer = randomBytes(4).toString('hex');
+  let counter = 0;
+  let lastKeyTime = '';
+  let queue: Pending[] = [];
+  let writing = false;
+
+  const nameOf = (): string => `g-${writer}${(counter++).toString(16).padStart(16, '0')}.jsonl`;
+
+  async function flush(): Promise<void> {
+    writing = true;
+    while (queue.length > 0) {
+      const group = queue.slice(0, maxGroup);
+      queue = queue.slice(group.length);
+      const refs = group.map((p) => ({ p, ref: indexRefOf(p.commit) })).sort((a, b) => compareRefs(a.ref, b.ref));
+      const earliest = refs[0]!.ref.recordedAt;
+      const keyTime = earliest > lastKeyTime ? earliest : lastKeyTime;
+      lastKeyTime = keyTime;
+      try {
+        await put(groupEntryKey(keyTime, nameOf()), refs.map(({ p }) => copyLine(p.commit, p.text)).join(''));
+        for (const p of group) p.resolve();
+      } catch (e) {
+        for (const p of group) p.reject(e);
+      }
+    }
+    writing = false;
+  }
+
+  return {
+    add(commit, text) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ commit, text, resolve, reject });
+        if (!writing) void flush();
+      });
+    },
+  };
+}
