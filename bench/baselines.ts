@@ -298,7 +298,8 @@ async function esJson(url: string, method: string, body?: unknown, ndjson = fals
 /**
  * Raw `_bulk` of read-model documents (copied from the run's instance index, with its mapping and
  * analysis settings) into a scratch index, 500 per request like the projector; with and without
- * `refresh=true` (the projector refreshes on every bulk).
+ * `refresh=true` (what a bulk costs when it must be searchable at once; the projector's bulks do not
+ * refresh, searches refresh first).
  */
 export async function elasticsearchBaselines(
   env: Record<string, string>,
@@ -311,6 +312,7 @@ export async function elasticsearchBaselines(
   const docs: Record<string, unknown>[] = [];
   let body: Record<string, unknown> = {};
   try {
+    await esJson(`${es}/${source}/_refresh`, 'POST');
     const found = (await esJson(`${es}/${source}/_search?size=50`, 'GET')) as {
       hits?: { hits?: { _source: Record<string, unknown> }[] };
     };

@@ -86,7 +86,8 @@ export interface ReadModel {
    * Writes docs with external versioning: a doc whose seq is not above the stored one is ignored
    * silently (a stale or duplicate projection write); tombstones are stored like any doc. Docs are
    * applied in array order, so one batch may carry several versions of one aggregate.
-   * Resolves when the writes are visible to every query (after a refresh where the engine needs one).
+   * Resolves when the writes are stored: every query started afterwards, in any process, sees them
+   * (an engine that needs a refresh before a search does it when a search starts, not here).
    */
   apply(docs: ProjectedDoc[]): Promise<void>;
   /** Docs by aggregate id, tombstones included, null where absent, in the order asked. One round trip. */

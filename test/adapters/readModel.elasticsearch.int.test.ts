@@ -77,6 +77,53 @@ describe('elasticsearch read model', () => {
     }
   });
 
+  it('a search in another process sees every write acknowledged before it started (bulks do not refresh)', async () => {
+    const indexPrefix = randomId('rm');
+    const writer = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+    const reader = createElasticsearchReadModel({ client: newClient(), indexPrefix });
+    try {
+      // Well inside the periodic refresh (1 s): each round is found only if the search refreshes first.
+      for (let i = 0; i < 20; i++) {
+        await writer.apply([instanceDoc('db', `p${i}`, 'C', { n: i })]);
+        const page = await reader.searchInstances({
+          database: 'db',
+          where: [{ property: 'n', op: 'eq', value: i }],
+          orderBy: [],
+          first: 10,
+        });
+        expect(page.docs.map((d) => d.id)).toEqual([`p${i}`]);
+        expect((await reader.list('DATABASE', { first: 10 })).totalCount).toBe(0);
+      }
+    } finally {
+      await writer.dropIndexes();
+    }
+  });
+
+  it('concurrent searches share refreshes', async () => {
+    const client = newClient();
+    const indexPrefix = randomId('rm');
+    const rm = createElasticsearchReadModel({ client, indexPrefix });
+    try {
+      await rm.apply([instanceDoc('db', 'a', 'C', { n: 1 })]);
+      const refreshes = async () => {
+        const { body } = await client.indices.stats<{ _all: { primaries: { refresh: { total: number } } } }>({
+          index: `${indexPrefix}-instances`,
+          metric: 'refresh',
+        });
+        return body._all.primaries.refresh.total;
+      };
+      const before = await refreshes();
+      const pages = await Promise.all(
+        Array.from({ length: 32 }, () => rm.searchInstances({ database: 'db', where: [], orderBy: [], first: 10 })),
+      );
+      for (const page of pages) expect(page.totalCount).toBe(1);
+      // One running and one queued behind it; a periodic refresh may add one.
+      expect((await refreshes()) - before).toBeLessThanOrEqual(3);
+    } finally {
+      await rm.dropIndexes();
+    }
+  });
+
   it('fails fast with UnavailableError when Elasticsearch cannot be reached', async () => {
     const rm = createElasticsearchReadModel({ client: newClient('http://127.0.0.1:1'), indexPrefix: randomId('rm') });
     const started = Date.now();
