@@ -130,6 +130,33 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(third.seq).toBe(3);
     });
 
+    it('refuses a value a class made stricter by another gateway forbids, though this one cached the old schema', async () => {
+      const [mine, other] = [service(), service()];
+      const db = await seed(mine);
+      await mine.execute(
+        { type: 'CreateOntologyClass', input: { database: db, id: 'k', properties: [{ name: 'n', type: 'INT' }] } },
+        meta,
+      ); // `mine` caches class k without a required property
+      await other.execute(
+        {
+          type: 'UpdateOntologyClass',
+          input: {
+            database: db,
+            id: 'k',
+            expectedSeq: 1,
+            addProperties: [{ name: 'must', type: 'STRING', required: true }],
+          },
+        },
+        meta,
+      );
+      const without = { database: db, classId: 'k', properties: { n: 1 } };
+      expect(await codeOf(mine.execute({ type: 'CreateInstance', input: { ...without, id: 'x' } }, meta))).toBe(
+        'BAD_USER_INPUT',
+      );
+      const withMust = { ...without, properties: { n: 1, must: 'yes' } };
+      expect(await codeOf(mine.execute({ type: 'CreateInstance', input: { ...withMust, id: 'y' } }, meta))).toBe('OK');
+    });
+
     it('refuses a create under a database another gateway deleted since this one cached it live', async () => {
       const [mine, other] = [service(), service()];
       const db = await seed(mine); // `mine` caches the database as live
