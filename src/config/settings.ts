@@ -190,7 +190,7 @@ export const SETTINGS = [
     kind: 'int',
     default: '100',
     min: 10,
-    doc: 'Relay polling interval when idle (appends in the same process wake it at once).',
+    doc: 'Relay polling interval when idle: a safety net, as every append wakes the relay at once (in process, or by PostgreSQL NOTIFY in the production profile).',
   },
   { name: 'PROJECTOR_LEASE_MS', kind: 'int', default: '30000', min: 100, doc: 'Registry lease of a claimed event.' },
   {
