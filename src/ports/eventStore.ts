@@ -137,6 +137,8 @@ export const unpublishedKey = (r: IndexRef): string => {
   if (!m) throw new RangeError(`recordedAt ${JSON.stringify(r.recordedAt)} is not a date`);
   return `${UNPUBLISHED_PREFIX}${m[1]}/${m[2]}${m[3]}${m[4]}${m[5]}/${r.aggregateType}/${r.aggregateId}/${padSeq(r.seq)}`;
 };
+/** The outbox object a ref is published from: its listed entry, or for a bare ref its marker. */
+export const outboxEntryOf = (r: IndexRef | UnpublishedRef): string => ('entry' in r ? r.entry : unpublishedKey(r));
 /** File name of a group entry in the outbox (see the key layout above). */
 export const GROUP_ENTRY_FILE = /^g-[0-9a-f]{24}\.jsonl$/;
 /** `indexes/by-date/<YYYY-MM-DD>/<HHMMSSmmm>/g-<24 hex>.jsonl`: listed at `recordedAt`, its earliest commit's time. */

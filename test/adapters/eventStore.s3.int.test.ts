@@ -177,7 +177,7 @@ for (const [clientName, make] of CLIENTS) {
           return base.get(key);
         },
       };
-      const store = createS3EventStore({ s3: counting, bucket: BUCKET, prefix, markerAttempts: 2 });
+      const store = createS3EventStore({ s3: counting, bucket: BUCKET, prefix, entryAttempts: 2 });
       try {
         const commits = Array.from({ length: 64 }, (_, i) => makeCommit('INSTANCE', `db/g${i}`, 1));
         await Promise.all(commits.map((c) => store.append(c)));

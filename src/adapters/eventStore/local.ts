@@ -29,6 +29,7 @@ import {
   GROUP_ENTRY_FILE,
   indexRefOf,
   MARKER_FILE,
+  outboxEntryOf,
   padSeq,
   parseIndexKey,
   UNPUBLISHED_PREFIX,
@@ -312,7 +313,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
 
     async markPublished(refs) {
       refs.forEach(assertValidRef);
-      const entries = [...new Set(refs.map((r) => ('entry' in r ? r.entry : unpublishedKey(r))))];
+      const entries = [...new Set(refs.map(outboxEntryOf))];
       try {
         await mapLimit(entries, concurrency, (entry) =>
           unlink(abs(entry)).catch((e: unknown) => {

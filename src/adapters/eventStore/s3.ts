@@ -15,12 +15,12 @@ import {
   GROUP_ENTRY_FILE,
   indexRefOf,
   MARKER_FILE,
+  outboxEntryOf,
   padSeq,
   parseIndexKey,
   SEGMENTS_PREFIX,
   UNPUBLISHED_PREFIX,
   type UnpublishedRef,
-  unpublishedKey,
 } from '../../ports/eventStore.js';
 import { copyLine, copyOf, createGroupEntryWriter, parseCopyLines, parseGroupEntry } from './commitCopies.js';
 import { mapLimit } from './concurrency.js';
@@ -38,7 +38,7 @@ export interface S3EventStoreOptions {
   /** Requests in flight for one read, scan page or markPublished. @default 16 */
   concurrency?: number;
   /** Attempts at the outbox entry when the commit was written but its entry was not. @default 4 */
-  markerAttempts?: number;
+  entryAttempts?: number;
   /** Segment bytes a scan keeps in memory; commits beyond are read one by one. @default 256 MiB */
   segmentCacheBytes?: number;
 }
@@ -104,7 +104,7 @@ export async function ensureBucket(s3: S3Client | S3Api, bucket: string): Promis
  * aggregate's own keys plus parallel GETs.
  */
 export function createS3EventStore(options: S3EventStoreOptions): EventStore {
-  const { bucket, concurrency = 16, markerAttempts = 4, segmentCacheBytes = 256 * 2 ** 20 } = options;
+  const { bucket, concurrency = 16, entryAttempts = 4, segmentCacheBytes = 256 * 2 ** 20 } = options;
   const s3 = apiOf(options.s3, bucket);
   const rawPrefix = options.prefix ?? '';
   const prefix = rawPrefix === '' || rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
@@ -215,7 +215,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
   /** The outbox entry of a stored commit, retried: the commit is there, so only S3 being down stops it. */
   const putEntry = async (commit: Commit, text: string): Promise<void> => {
     let cause: unknown;
-    for (let attempt = 1; attempt <= markerAttempts; attempt++) {
+    for (let attempt = 1; attempt <= entryAttempts; attempt++) {
       if (attempt > 1) await pause(25 * 2 ** (attempt - 2));
       try {
         await groupEntries.add(commit, text);
@@ -302,7 +302,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async markPublished(refs) {
       refs.forEach(assertValidRef);
-      const keys = [...new Set(refs.map((r) => k('entry' in r ? r.entry : unpublishedKey(r))))];
+      const keys = [...new Set(refs.map((r) => k(outboxEntryOf(r))))];
       const batches: string[][] = [];
       // MinIO deletes the keys of one request one after another (~0.4 ms each here): several smaller
       // requests in parallel finish a relay batch several times sooner.
