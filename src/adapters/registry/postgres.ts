@@ -21,6 +21,15 @@ interface ClaimRow {
  * statement (arrays passed with unnest), so a batch of hundreds of events costs one round trip.
  * Rows are touched in event-id / aggregate-key order to keep concurrent batches from deadlocking;
  * a deadlock that still happens is retried by runQuery. Leases are judged on the database clock.
+ *
+ * Every row of a batch is found by its own primary-key probe (a LATERAL subquery behind OFFSET 0,
+ * or INSERT ... ON CONFLICT on rows known to exist), never by a join the planner chooses: after a
+ * burst the tables are far larger than their last ANALYZE says, and the join plans it then picks
+ * scan the whole table for every batch (measured: 30 ms for a claim of 250 at 40,000 rows, growing
+ * with the table). The probes keep a batch's cost proportional to its size. An update of known rows
+ * is written as INSERT ... ON CONFLICT DO UPDATE for the same reason; its insert branch is reached
+ * only by a row removed between probe and write, which purge and unpark do only to rows that are
+ * done or parked, never to the leased rows these statements update.
  */
 export function createPostgresRegistry({ pool, schema }: PostgresRegistryOptions): ProcessedEventRegistry {
   const q = (text: string): string => withSchema(text, schema);
@@ -32,12 +41,14 @@ export function createPostgresRegistry({ pool, schema }: PostgresRegistryOptions
         SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(event_id, aggregate_key, seq)
       ),
       existing AS (
-        SELECT p.event_id, p.status, p.owner, p.lease_until > now() AS leased
-          FROM {schema}.processed_events p JOIN input i ON p.handler = $1 AND p.event_id = i.event_id
+        SELECT i.event_id, p.status, p.owner, p.leased FROM input i CROSS JOIN LATERAL (
+          SELECT p.status, p.owner, p.lease_until > now() AS leased FROM {schema}.processed_events p
+           WHERE p.handler = $1 AND p.event_id = i.event_id OFFSET 0) p
       ),
       applied AS (
-        SELECT i.event_id, v.last_seq
-          FROM input i JOIN {schema}.aggregate_versions v ON v.handler = $1 AND v.aggregate_key = i.aggregate_key
+        SELECT i.event_id, v.last_seq FROM input i CROSS JOIN LATERAL (
+          SELECT v.last_seq FROM {schema}.aggregate_versions v
+           WHERE v.handler = $1 AND v.aggregate_key = i.aggregate_key OFFSET 0) v
       ),
       claimed AS (
         INSERT INTO {schema}.processed_events AS p (handler, event_id, aggregate_key, seq, status, owner, fence, lease_until)
@@ -51,6 +62,7 @@ export function createPostgresRegistry({ pool, schema }: PostgresRegistryOptions
          ORDER BY i.event_id
         ON CONFLICT (handler, event_id) DO UPDATE
            SET status = 'processing', owner = EXCLUDED.owner, fence = p.fence + 1,
+               aggregate_key = EXCLUDED.aggregate_key, seq = EXCLUDED.seq,
                lease_until = EXCLUDED.lease_until, claimed_at = now(), updated_at = now()
          WHERE p.status = 'failed'
             OR (p.status = 'processing' AND (p.lease_until <= now() OR p.owner = EXCLUDED.owner))
@@ -62,35 +74,41 @@ export function createPostgresRegistry({ pool, schema }: PostgresRegistryOptions
         LEFT JOIN existing e ON e.event_id = i.event_id
         LEFT JOIN applied a ON a.event_id = i.event_id`),
     heartbeat: q(`
-      UPDATE {schema}.processed_events p
+      WITH known AS (
+        SELECT i.* FROM unnest($3::text[], $4::bigint[]) AS i(event_id, fence) CROSS JOIN LATERAL (
+          SELECT 1 FROM {schema}.processed_events p WHERE p.handler = $1 AND p.event_id = i.event_id OFFSET 0) p
+      )
+      INSERT INTO {schema}.processed_events AS p (handler, event_id, aggregate_key, seq, status, owner, fence)
+      SELECT $1, event_id, '', 0, 'processing', $2, fence FROM known ORDER BY event_id
+      ON CONFLICT (handler, event_id) DO UPDATE
          SET lease_until = now() + $5 * interval '1 millisecond', updated_at = now()
-        FROM unnest($3::text[], $4::bigint[]) AS i(event_id, fence)
-       WHERE p.handler = $1 AND p.event_id = i.event_id AND p.fence = i.fence
-         AND p.owner = $2 AND p.status = 'processing'
+       WHERE p.fence = EXCLUDED.fence AND p.owner = $2 AND p.status = 'processing'
       RETURNING p.event_id`),
     markDone: q(`
       WITH input AS (
         SELECT * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS t(event_id, fence, aggregate_key, seq)
       ),
-      done AS (
-        UPDATE {schema}.processed_events p
-           SET status = 'done', done_at = now(), updated_at = now(), lease_until = NULL
-          FROM input i
-         WHERE p.handler = $1 AND p.event_id = i.event_id AND p.fence = i.fence AND p.status = 'processing'
-        RETURNING p.event_id, i.aggregate_key, i.seq
+      known AS (
+        SELECT i.* FROM input i CROSS JOIN LATERAL (
+          SELECT 1 FROM {schema}.processed_events p WHERE p.handler = $1 AND p.event_id = i.event_id OFFSET 0) p
       ),
-      repeated AS (
-        SELECT p.event_id FROM {schema}.processed_events p JOIN input i
-            ON p.handler = $1 AND p.event_id = i.event_id AND p.fence = i.fence AND p.status = 'done'
+      done AS (
+        INSERT INTO {schema}.processed_events AS p (handler, event_id, aggregate_key, seq, status, fence, done_at)
+        SELECT $1, event_id, aggregate_key, seq, 'done', fence, now() FROM known ORDER BY event_id
+        ON CONFLICT (handler, event_id) DO UPDATE
+           SET status = 'done', done_at = now(), updated_at = now(), lease_until = NULL
+         WHERE p.fence = EXCLUDED.fence AND p.status IN ('processing', 'done')
+        RETURNING p.event_id
       ),
       advanced AS (
         INSERT INTO {schema}.aggregate_versions AS v (handler, aggregate_key, last_seq)
-        SELECT $1, aggregate_key, max(seq) FROM done GROUP BY aggregate_key ORDER BY aggregate_key
+        SELECT $1, i.aggregate_key, max(i.seq) FROM done d JOIN input i ON i.event_id = d.event_id
+         GROUP BY i.aggregate_key ORDER BY i.aggregate_key
         ON CONFLICT (handler, aggregate_key) DO UPDATE
            SET last_seq = GREATEST(v.last_seq, EXCLUDED.last_seq), updated_at = now()
          WHERE v.last_seq < EXCLUDED.last_seq
       )
-      SELECT event_id FROM done UNION SELECT event_id FROM repeated`),
+      SELECT event_id FROM done`),
     markFailed: q(`
       WITH failed AS (
         UPDATE {schema}.processed_events
