@@ -100,6 +100,7 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
       conditional: true,
       durationMs,
     });
+    figures.push(await listBaseline(s3, `${prefix}events/`, durationMs));
     for (const [id, name, c, op] of [
       ['engine.s3.put.c1', 'minio PUT latency (1 client)', 1, put],
       ['engine.s3.put.c32', 'minio PUT rate (32 clients)', 32, put],
@@ -128,6 +129,43 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
     sdk.destroy();
   }
   return figures;
+}
+
+/**
+ * Listing the run's commit keys in 1000-key pages, one page after the other (a continuation token
+ * names the next page): what a rebuild's scan must do to find every commit. Pages listed in
+ * parallel from split points were measured no faster here (MinIO spends its CPU walking the key
+ * tree: ~60 µs a key), so one chain is the bound.
+ */
+async function listBaseline(s3: S3Api, listPrefix: string, durationMs: number): Promise<Figure> {
+  const t0 = performance.now();
+  const windows = new WindowCounter(t0);
+  let keys = 0;
+  let pages = 0;
+  let token: string | undefined;
+  do {
+    const res = await s3.list({ prefix: listPrefix, maxKeys: 1000, continuationToken: token });
+    keys += res.keys.length;
+    windows.add(performance.now(), res.keys.length);
+    pages++;
+    token = res.nextContinuationToken;
+  } while (token !== undefined && performance.now() - t0 < durationMs);
+  const seconds = (performance.now() - t0) / 1000;
+  return engine(
+    rateFigure(
+      'engine.s3.list',
+      'minio LIST rate (1000-key pages)',
+      'keys/s',
+      keys,
+      seconds,
+      windows.rates(performance.now()),
+      {
+        pages,
+        pageMs: round((seconds * 1000) / pages, 1),
+        prefix: 'events/',
+      },
+    ),
+  );
 }
 
 const pct = (xs: number[], p: number): number => {

@@ -41,6 +41,7 @@ function requiredIds(profile: string, levels: number[]): string[] {
       'engine.s3.get.c1',
       'engine.s3.get.c16',
       'engine.s3.get.c16.sdk',
+      'engine.s3.list',
       'engine.pg.rtt',
       'engine.kafka.produce',
       'engine.kafka.consume',

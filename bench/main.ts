@@ -992,6 +992,7 @@ function finishFigures(): void {
       withBound(projFig, fig('engine.es.bulk'));
     }
     if (rebuildFig) {
+      withBound(rebuildFig, fig('engine.s3.list'));
       withBound(rebuildFig, fig('engine.s3.get.c16'));
       withBound(rebuildFig, fig('engine.es.bulk'));
     }
