@@ -5,10 +5,11 @@
  *
  * - `CAIRN_FAULT_HANG=<stage>:<aggregateId>`: when a batch holds an event of that aggregate, print
  *   `FAULT <stage> <aggregateId>` on stdout at `stage` (`claimed`: after the claim, before the read
- *   model write; `applied`: after the write, before mark-done) and never go on.
+ *   model write; `applied`: after the write, before the change notifications; `notified`: after
+ *   the notifications, before mark-done) and never go on.
  * - `CAIRN_FAULT_POISON=<aggregateId>`: projecting an event of that aggregate throws.
  */
-export type FaultStage = 'claimed' | 'applied';
+export type FaultStage = 'claimed' | 'applied' | 'notified';
 
 export interface FaultPoints {
   reached(stage: FaultStage, aggregateIds: Iterable<string>): Promise<void>;

@@ -20,8 +20,10 @@ export const PROJECTOR_HANDLER = 'projector';
 /**
  * The projector: consumes envelopes, claims each domain event in the registry, applies it to the
  * read model in seq order per aggregate (a gap is repaired by folding the aggregate from the event
- * store, so the transport is never trusted for completeness), marks the events done, and only then
- * emits change notifications.
+ * store, so the transport is never trusted for completeness), emits change notifications, and only
+ * then marks the events done. A projector dying before mark-done leaves the events to another owner,
+ * which finds their effect there and notifies again: notifications are at-least-once, and the
+ * gateways drop a repeat (ChangeHub).
  */
 export interface Projector {
   start(): Promise<void>;
@@ -94,19 +96,22 @@ export function createProjector(deps: ProjectorDeps): Projector {
       for (const { envelope, fence } of list) {
         if (envelope.seq <= state.seq) {
           // Already projected (duplicate or stale). A takeover (fence > 1) of an event whose effect is
-          // there means its owner died between the write and mark-done, before notifying: notify now.
+          // there means its owner failed between the write and mark-done, maybe before notifying:
+          // notify (again; the gateways drop a repeat).
           if (fence > 1 && doc && doc.seq >= envelope.seq) changes.push(notification(envelope, doc));
           continue;
         }
         faults.checkPoison(envelope.aggregateId);
         if (envelope.seq !== state.seq + 1) {
-          // A gap: the transport lost or reordered something; the event store has the truth.
+          // A gap: the transport lost or reordered something; the event store has the truth. The
+          // missing events are notified too, so subscribers still see every seq, in order.
           metrics?.projectorRepairs.inc();
           const commits = await eventStore.readAggregate(ref, state.seq);
-          state = applyCommits(
-            state,
-            commits.filter((c) => c.seq < envelope.seq),
-          );
+          for (const missing of commits.filter((c) => c.seq < envelope.seq).flatMap((c) => c.envelopes)) {
+            if (missing.kind !== 'domain' || missing.seq <= state.seq) continue;
+            state = applyCommits(state, [{ ...ref, seq: missing.seq, envelopes: [missing] }]);
+            changes.push(notification(missing, stateToDoc(state)));
+          }
         }
         state = evolve(state, { type: envelope.type, payload: envelope.payload } as AnyDomainEvent, {
           seq: envelope.seq,
@@ -169,6 +174,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
       for (const { envelope } of claimed) metrics.projectorLag.observe(secondsSince(envelope.occurredAt, now));
     }
     await faults.reached('applied', ids);
+    // Notified before mark-done: a failure in between leaves the events claimable, so they are
+    // notified again rather than never (the read model already holds their effect).
+    await changeFeed.publish(changes);
+    await faults.reached('notified', ids);
     const refused = await registry.markDone(
       PROJECTOR_HANDLER,
       claimed.map(({ envelope, fence }) => ({
@@ -182,7 +191,6 @@ export function createProjector(deps: ProjectorDeps): Projector {
       logger.warn('lost leases while projecting; another owner finishes them', { refused: refused.length });
     applied += claimed.length - refused.length;
     metrics?.projectorApplied.inc(claimed.length - refused.length);
-    await changeFeed.publish(changes);
   }
 
   /**

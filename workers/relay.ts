@@ -7,7 +7,9 @@ import {
   type EventStore,
   type IndexRef,
   plainIndexRef,
+  refsOfEntry,
   type UnpublishedRef,
+  type WrittenEntry,
 } from '../src/ports/eventStore.js';
 import type { Transport } from '../src/ports/transport.js';
 
@@ -17,11 +19,17 @@ import type { Transport } from '../src/ports/transport.js';
  * records the last published position and count. At-least-once: a crash between publish and entry
  * removal publishes again, and the projector's registry makes that harmless. Because the index holds
  * every unpublished commit whatever its date, a late or clock-skewed write cannot be skipped.
+ *
+ * Fast path: an entry offered by the process that wrote it (AppendSignal) is published and removed
+ * without listing or reading the outbox. Listing stays the truth: it still runs every poll interval
+ * (and on a plain wake, and until a backlog is drained), so a lost or refused offer only waits.
  */
 export interface Relay {
   start(): void;
-  /** Wakes the relay now (an append in this process). */
+  /** Wakes the relay now to list the outbox (something was appended). */
   wake(): void;
+  /** Hands over an outbox entry just written, to be published without listing (best effort). */
+  offer(entry: WrittenEntry): void;
   /** Publishes everything currently in the outbox; resolves when done (tests, shutdown). */
   drain(): Promise<void>;
   stop(): Promise<void>;
@@ -30,6 +38,10 @@ export interface Relay {
 
 /** Relay batches listed per pass, so that reading one overlaps publishing the one before. */
 const READ_AHEAD = 4;
+/** Offered entries held at most; beyond, an offer is refused and the next listing finds the entry. */
+const MAX_OFFERED = 10_000;
+/** Listed entries remembered, so that an offer arriving after its entry was listed is not published again. */
+const LISTED_MEMORY = 10_000;
 
 export interface RelayCheckpoint {
   publishedTotal: number;
@@ -60,18 +72,43 @@ export function createRelay(deps: {
   let checkpoint: RelayCheckpoint = { publishedTotal: 0, lastPublishedAt: null, lastRef: null };
   let checkpointLoaded = false;
   let lastCheckpointWrite = 0;
+  /** Offered entries not yet published, in the order offered (entry key → its refs). */
+  const offered = new Map<string, UnpublishedRef[]>();
+  const listed = new RecentKeys(LISTED_MEMORY);
+  let listWanted = true;
+  let lastListAt = 0;
 
   /** One pass: publishes up to about READ_AHEAD × batchSize commits; returns how many refs it handled. */
   async function publishBatch(): Promise<number> {
+    lastListAt = Date.now();
+    const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
+    backlog = refs.length;
+    metrics?.relayBacklog.set(refs.length);
+    return publishEntries(entriesOf(refs));
+  }
+
+  /** One pass over offered entries: publishes up to about READ_AHEAD × batchSize refs, in the order offered. */
+  async function publishOffered(): Promise<number> {
+    const entries: UnpublishedRef[][] = [];
+    let count = 0;
+    for (const [entry, refs] of offered) {
+      if (count >= options.batchSize * READ_AHEAD) break;
+      offered.delete(entry);
+      entries.push(refs);
+      count += refs.length;
+    }
+    metrics?.relayBacklog.set(offered.size);
+    return publishEntries(entries);
+  }
+
+  /** Publishes entries chunk by chunk; returns how many refs it handled. */
+  async function publishEntries(entries: UnpublishedRef[][]): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
       checkpointLoaded = true;
     }
-    const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
-    backlog = refs.length;
-    metrics?.relayBacklog.set(refs.length);
-    const chunks = chunksOf(entriesOf(refs), options.batchSize);
-    // Chunks are published in key order, one after the other (per-aggregate order); the commits the
+    const chunks = chunksOf(entries, options.batchSize);
+    // Chunks are published in order, one after the other (per-aggregate order); the commits the
     // next chunk's entries do not carry are read while this one is published and its entries removed.
     const blocked = new Set<string>();
     let handled = 0;
@@ -135,6 +172,12 @@ export function createRelay(deps: {
       metrics?.relayLastPublish.set(now / 1000);
     }
     unsegmented.push(...published);
+    // Handled here, so not again from an offer (one that arrives later included). An entry held
+    // back (its commit not readable yet) stays offerable: its offer carries the commit.
+    for (const ref of [...ready, ...dropped]) {
+      offered.delete(ref.entry);
+      listed.add(ref.entry);
+    }
     await Promise.all([
       eventStore.markPublished([...ready, ...dropped]),
       unsegmented.length >= segmentSize ? writeSegment() : null,
@@ -198,15 +241,30 @@ export function createRelay(deps: {
       wakeUp = done;
     });
 
+  /**
+   * Lists when asked to, at least every poll interval, and while a listing keeps finding entries (a
+   * backlog); otherwise publishes what was offered.
+   */
+  async function pass(): Promise<number> {
+    const listDue = listWanted || Date.now() - lastListAt >= options.pollIntervalMs;
+    if (!listDue) return offered.size > 0 ? publishOffered() : 0;
+    listWanted = false;
+    const handled = await publishBatch();
+    if (handled > 0) listWanted = true;
+    return handled;
+  }
+
   async function run(): Promise<void> {
     let backoff = options.pollIntervalMs;
     while (running) {
       try {
-        const handled = await publishBatch();
+        const handled = await pass();
         lastError = null;
         backoff = options.pollIntervalMs;
-        if (handled === 0) await sleep(options.pollIntervalMs);
+        if (handled === 0 && offered.size === 0) await sleep(options.pollIntervalMs);
       } catch (e) {
+        // Whatever was offered is listed again by the next pass, which is then a listing.
+        listWanted = true;
         lastError = e instanceof Error ? e.message : String(e);
         logger.warn('relay pass failed; retrying', { error: e, backoffMs: backoff });
         await sleep(backoff);
@@ -222,6 +280,14 @@ export function createRelay(deps: {
       loop = run();
     },
     wake() {
+      listWanted = true;
+      woken = true;
+      wakeUp?.();
+    },
+    offer(entry) {
+      if (listed.has(entry.entry) || offered.has(entry.entry)) return;
+      if (offered.size >= MAX_OFFERED) listWanted = true;
+      else offered.set(entry.entry, refsOfEntry(entry.entry, entry.commits));
       woken = true;
       wakeUp?.();
     },
@@ -240,6 +306,20 @@ export function createRelay(deps: {
     },
     status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),
   };
+}
+
+/** The last `capacity` keys added (insertion order; the oldest is forgotten first). */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  add(key: string): void {
+    this.keys.delete(key);
+    this.keys.add(key);
+    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value as string);
+  }
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
 }
 
 /** Consecutive refs of one entry, together (listUnpublished lists an entry's refs one after another). */

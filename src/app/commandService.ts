@@ -56,8 +56,6 @@ export interface CommandServiceDeps {
     /** A reservation older than this with nothing in the store was abandoned by a dead writer. */
     abandonedReservationMs?: number;
   };
-  /** Told after every append (wakes an in-process relay). */
-  onAppended?: (commit: Commit) => void;
   now?: () => Date;
 }
 
@@ -173,7 +171,6 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       throw e;
     }
     sequenceStore.confirm(key, nextSeq).catch(() => undefined);
-    deps.onAppended?.(commit);
     const after = applyCommits(state, [commit]);
     repository.remember(after);
     const last = commit.envelopes[commit.envelopes.length - 1]!;
@@ -215,7 +212,6 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const retry = async (delay: number): Promise<void> => {
       try {
         await eventStore.append(commit);
-        deps.onAppended?.(commit);
       } catch (e) {
         if (isUnavailable(e) && Date.now() + delay < giveUpAt) {
           await new Promise((r) => setTimeout(r, delay));

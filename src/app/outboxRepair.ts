@@ -38,8 +38,6 @@ export function createOutboxRepair(deps: {
   repository: AggregateRepository;
   logger: Logger;
   options: { intervalMs: number; minAgeMs: number; abandonedMs: number; batchSize?: number };
-  /** Told after a pass re-appended something (wakes an in-process relay). */
-  onRepaired?: () => void;
 }): OutboxRepair {
   const { eventStore, sequenceStore, repository, logger, options } = deps;
   const batchSize = options.batchSize ?? 100;
@@ -69,7 +67,6 @@ export function createOutboxRepair(deps: {
     }
     if (result.reappended > 0 || result.rolledBack > 0) {
       logger.warn('outbox repair: appends left unfinished by a writer were completed', { ...result });
-      deps.onRepaired?.();
     }
     return result;
   }

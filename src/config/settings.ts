@@ -190,7 +190,7 @@ export const SETTINGS = [
     kind: 'int',
     default: '100',
     min: 10,
-    doc: 'Relay polling interval when idle: a safety net, as every append wakes the relay at once (in process, or by PostgreSQL NOTIFY in the production profile).',
+    doc: 'The relay lists the outbox at least this often. A safety net: each append signals its outbox entry at once (in process, or by PostgreSQL NOTIFY in the production profile) and the relay publishes it without listing.',
   },
   { name: 'PROJECTOR_LEASE_MS', kind: 'int', default: '30000', min: 100, doc: 'Registry lease of a claimed event.' },
   {

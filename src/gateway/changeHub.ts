@@ -2,7 +2,10 @@ import type { ChangeFeed, ChangeNotification } from '../ports/changeFeed.js';
 
 /**
  * Fans the change feed out inside one gateway: one feed subscription, many listeners. Listeners are
- * called synchronously in feed order, which keeps per-aggregate order for every subscriber.
+ * called synchronously in feed order, which keeps per-aggregate order for every subscriber. The feed
+ * is at-least-once (a projector that fails before mark-done notifies again), so a change at or below
+ * the last seq passed on for its aggregate is dropped: each subscriber gets each change once, in seq
+ * order (for the last `rememberAggregates` aggregates seen).
  */
 export interface ChangeHub {
   listen(listener: (change: ChangeNotification) => void): () => void;
@@ -12,11 +15,18 @@ export interface ChangeHub {
   close(): Promise<void>;
 }
 
-export async function createChangeHub(feed: ChangeFeed, options: { maxQueue?: number } = {}): Promise<ChangeHub> {
+export async function createChangeHub(
+  feed: ChangeFeed,
+  options: { maxQueue?: number; rememberAggregates?: number } = {},
+): Promise<ChangeHub> {
   const listeners = new Set<(c: ChangeNotification) => void>();
   const maxQueue = options.maxQueue ?? 10_000;
+  const isRepeat = repeatFilter(options.rememberAggregates ?? 100_000);
   const unsubscribe = await feed.subscribe((changes) => {
-    for (const change of changes) for (const l of listeners) l(change);
+    for (const change of changes) {
+      if (isRepeat(change)) continue;
+      for (const l of listeners) l(change);
+    }
   });
 
   function listen(listener: (c: ChangeNotification) => void) {
@@ -66,4 +76,19 @@ export async function createChangeHub(feed: ChangeFeed, options: { maxQueue?: nu
   }
 
   return { listen, iterate, size: () => listeners.size, close: unsubscribe };
+}
+
+/** Whether a change is at or below the last seq seen for its aggregate (the last `capacity` aggregates). */
+function repeatFilter(capacity: number): (change: ChangeNotification) => boolean {
+  const lastSeq = new Map<string, number>();
+  return (change) => {
+    const key = `${change.aggregateType}:${change.aggregateId}`;
+    const last = lastSeq.get(key);
+    if (last !== undefined && change.seq <= last) return true;
+    // Re-inserted, so the map's insertion order is least recently changed first.
+    lastSeq.delete(key);
+    lastSeq.set(key, change.seq);
+    if (lastSeq.size > capacity) lastSeq.delete(lastSeq.keys().next().value as string);
+    return false;
+  };
 }

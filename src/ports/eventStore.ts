@@ -21,6 +21,27 @@ export interface UnpublishedRef extends IndexRef {
   commit?: Commit;
 }
 
+/** An outbox entry just made durable, with the commits it holds: what listUnpublished would list next. */
+export interface WrittenEntry {
+  /** The entry's key, as listUnpublished gives it in `UnpublishedRef.entry`. */
+  entry: string;
+  commits: Commit[];
+}
+
+/** What every adapter can be told at creation. */
+export interface EventStoreHooks {
+  /**
+   * Called once per outbox entry an append writes, after the entry is durable and before the appends
+   * it holds resolve, so a relay can publish them without listing the outbox (see AppendSignal). Must
+   * neither throw nor block; a lost call only costs the relay one listing.
+   */
+  onEntryWritten?: (entry: WrittenEntry) => void;
+}
+
+/** The refs of an entry, each carrying its commit, in the order the entry holds them. */
+export const refsOfEntry = (entry: string, commits: Commit[]): UnpublishedRef[] =>
+  commits.map((commit) => ({ ...indexRefOf(commit), entry, commit }));
+
 /** The position and time of a listed ref, without where it was listed from (tests, logs). */
 export const plainIndexRef = (r: IndexRef): IndexRef => ({
   aggregateType: r.aggregateType,

@@ -57,7 +57,8 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
   if (roles.has('relay')) {
     relay = createRelay({ ...adapters, logger: logger.child({ role: 'relay' }), metrics, options: config.relay });
     relay.start();
-    const unlisten = await adapters.appendSignal.listen(() => relay?.wake());
+    // The event store signals each outbox entry it writes (EventStoreHooks): the relay publishes it without listing.
+    const unlisten = await adapters.appendSignal.listen((entry) => (entry ? relay?.offer(entry) : relay?.wake()));
     stops.push(async () => {
       await unlisten();
       await relay!.stop();
@@ -85,7 +86,6 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
         trustCache: adapters.singleWriter,
         abandonedReservationMs,
       },
-      onAppended: () => adapters.appendSignal.notify(),
     });
     const repair = createOutboxRepair({
       ...adapters,
@@ -97,7 +97,6 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
         minAgeMs: config.dependencyTimeoutMs,
         abandonedMs: abandonedReservationMs,
       },
-      onRepaired: () => adapters.appendSignal.notify(),
     });
     stops.push(repair.start());
     services = {

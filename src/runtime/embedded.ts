@@ -13,7 +13,11 @@ import { type Adapters, probe } from './adapters.js';
 /** The embedded profile: the same ports on a local directory and in-process engines. */
 export async function createEmbeddedAdapters(config: Config): Promise<Adapters> {
   const dir = resolve(config.dataDir);
-  const eventStore = createLocalEventStore({ dir: join(dir, 'store') });
+  const appendSignal = createInProcessAppendSignal();
+  const eventStore = createLocalEventStore({
+    dir: join(dir, 'store'),
+    onEntryWritten: (entry) => appendSignal.notify(entry),
+  });
   const sequenceStore = await createLocalSequenceStore({ file: join(dir, 'ledger.jsonl') });
   const idempotencyStore = await createLocalIdempotencyStore({ file: join(dir, 'idempotency.jsonl') });
   const readModel = createMemoryReadModel();
@@ -26,7 +30,7 @@ export async function createEmbeddedAdapters(config: Config): Promise<Adapters> 
     readModel,
     registry: createMemoryRegistry(),
     changeFeed: createInProcessChangeFeed(),
-    appendSignal: createInProcessAppendSignal(),
+    appendSignal,
     health: {
       eventStore: probe(() => eventStore.ping(), `directory ${dir}`),
       sequenceStore: probe(() => sequenceStore.ping(), 'local journal'),

@@ -86,7 +86,14 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
   await retryStartup('s3 bucket', logger, () => ensureBucket(s3, config.s3.bucket));
   // 64 GETs in flight per read (relay batch, scan page): MinIO answers ~2-4k small GETs/s here only
   // with that many outstanding.
-  const eventStore = createS3EventStore({ s3, bucket: config.s3.bucket, prefix: config.s3.prefix, concurrency: 64 });
+  const appendSignal = createPostgresAppendSignal({ pool });
+  const eventStore = createS3EventStore({
+    s3,
+    bucket: config.s3.bucket,
+    prefix: config.s3.prefix,
+    concurrency: 64,
+    onEntryWritten: (entry) => appendSignal.notify(entry),
+  });
   const readModel = createElasticsearchReadModel({
     client: elasticsearch,
     indexPrefix: config.elasticsearch.indexPrefix,
@@ -115,7 +122,7 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     transport,
     readModel,
     changeFeed,
-    appendSignal: createPostgresAppendSignal({ pool }),
+    appendSignal,
     health: {
       s3: probe(() => eventStore.ping(), `bucket ${config.s3.bucket}`),
       postgres: probe(() => sequenceStore.ping(), `schema ${schema}`),

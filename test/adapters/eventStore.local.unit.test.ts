@@ -10,10 +10,10 @@ import { describeEventStoreContract, makeCommit } from '../contract/eventStore.c
 
 const tempDir = (): Promise<string> => mkdtemp(join(tmpdir(), 'cairn-es-'));
 
-describeEventStoreContract('local', async () => {
+describeEventStoreContract('local', async (hooks) => {
   const dir = await tempDir();
   return {
-    store: createLocalEventStore({ dir }),
+    store: createLocalEventStore({ dir, ...hooks }),
     another: () => createLocalEventStore({ dir }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };

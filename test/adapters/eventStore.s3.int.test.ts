@@ -78,11 +78,11 @@ for (const [clientName, make] of CLIENTS) {
   const s3 = make();
   afterAll(() => destroy(s3));
 
-  describeEventStoreContract(`s3 (${clientName})`, async () => {
+  describeEventStoreContract(`s3 (${clientName})`, async (hooks) => {
     const prefix = `${randomId('es')}/`;
     prefixes.push(prefix);
     return {
-      store: createS3EventStore({ s3, bucket: BUCKET, prefix }),
+      store: createS3EventStore({ s3, bucket: BUCKET, prefix, ...hooks }),
       another: () => createS3EventStore({ s3, bucket: BUCKET, prefix }),
       cleanup: () => deletePrefix(prefix),
     };

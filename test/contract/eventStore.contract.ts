@@ -5,12 +5,14 @@ import { EventAlreadyExistsError } from '../../src/core/errors.js';
 import {
   type CommitRef,
   type EventStore,
+  type EventStoreHooks,
   indexRefOf,
   plainIndexRef,
   type UnpublishedRef,
+  type WrittenEntry,
 } from '../../src/ports/eventStore.js';
 
-export type EventStoreFactory = () => Promise<{
+export type EventStoreFactory = (hooks?: EventStoreHooks) => Promise<{
   store: EventStore;
   /** Another instance over the same storage: another writer, as a second gateway process is. */
   another: () => EventStore;
@@ -242,6 +244,43 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
         await store.markPublished(first);
       }
       expect(await store.listUnpublished(1000)).toEqual([]);
+    });
+
+    it('announces each outbox entry it writes, as it will be listed, before the appends it holds resolve', async () => {
+      const written: WrittenEntry[] = [];
+      const announced = await factory({ onEntryWritten: (e) => written.push(e) });
+      try {
+        const commits = [1, 2, 3].flatMap((seq) => ['db/n0', 'db/n1'].map((id) => makeCommit('INSTANCE', id, seq)));
+        for (let i = 0; i < commits.length; i += 2) {
+          const pair = commits.slice(i, i + 2);
+          await Promise.all(
+            pair.map(async (c) => {
+              await announced.store.append(c);
+              // Announced by the time its append resolves.
+              expect(
+                written.some((e) => e.commits.some((w) => w.aggregateId === c.aggregateId && w.seq === c.seq)),
+              ).toBe(true);
+            }),
+          );
+        }
+        const listed = await announced.store.listUnpublished(1000);
+        const byEntry = new Map<string, Commit[]>();
+        for (const r of listed)
+          byEntry.set(r.entry, [...(byEntry.get(r.entry) ?? []), ...(r.commit ? [r.commit] : [])]);
+        expect(new Set(written.map((e) => e.entry))).toEqual(new Set(byEntry.keys()));
+        for (const e of written) {
+          expect(listed.filter((r) => r.entry === e.entry).map(plainIndexRef)).toEqual(e.commits.map(indexRefOf));
+          expect(e.commits).toEqual(
+            e.commits.map((c) => commits.find((x) => x.aggregateId === c.aggregateId && x.seq === c.seq)),
+          );
+        }
+        expect(written.flatMap((e) => e.commits)).toHaveLength(commits.length);
+        // Removing the announced entries empties the outbox.
+        await announced.store.markPublished(written.flatMap((e) => listed.filter((r) => r.entry === e.entry)));
+        expect(await announced.store.listUnpublished(1000)).toEqual([]);
+      } finally {
+        await announced.cleanup();
+      }
     });
 
     it('scans every commit, aggregate by aggregate in seq order, optionally of one type', async () => {

@@ -1,11 +1,12 @@
 import type { AppendSignal } from '../../ports/appendSignal.js';
+import type { WrittenEntry } from '../../ports/eventStore.js';
 
-/** Embedded profile: gateway and relay share the process. */
+/** Embedded profile: gateway and relay share the process, so an entry is handed over as is. */
 export function createInProcessAppendSignal(): AppendSignal {
-  const listeners = new Set<() => void>();
+  const listeners = new Set<(entry?: WrittenEntry) => void>();
   return {
-    notify() {
-      for (const l of listeners) l();
+    notify(entry) {
+      for (const l of listeners) l(entry);
     },
     async listen(listener) {
       listeners.add(listener);

@@ -1,9 +1,16 @@
 import type pg from 'pg';
+import { parseCommit, serializeCommit } from '../../core/envelope.js';
 import type { AppendSignal } from '../../ports/appendSignal.js';
+import { UNPUBLISHED_PREFIX, type WrittenEntry } from '../../ports/eventStore.js';
+
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
+const MAX_PAYLOAD_BYTES = 7_999;
 
 /**
- * PostgreSQL LISTEN/NOTIFY. Notifications are coalesced: at most one NOTIFY per `coalesceMs` per
- * process, sent after the mutation was answered, so it never adds to a mutation's latency.
+ * PostgreSQL LISTEN/NOTIFY. A signal with an entry is sent at once, carrying the entry's commits
+ * when they fit in a payload (otherwise it is a plain signal), in the order notified. Plain signals
+ * are coalesced: at most one NOTIFY per `coalesceMs` per process. Either way `notify` does not wait
+ * for PostgreSQL, so it never adds to a mutation's latency.
  */
 export function createPostgresAppendSignal(options: {
   pool: pg.Pool;
@@ -13,20 +20,44 @@ export function createPostgresAppendSignal(options: {
   const channel = options.channel ?? 'cairn_appended';
   const coalesceMs = options.coalesceMs ?? 2;
   let scheduled = false;
+  // One NOTIFY statement at a time, carrying all that queued meanwhile: a pool would otherwise send
+  // them on several connections, and a listener could get one writer's entries out of order.
+  let queue: string[] = [];
+  let sending = false;
+  const flush = async () => {
+    sending = true;
+    while (queue.length > 0) {
+      const payloads = queue;
+      queue = [];
+      await options.pool
+        .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [channel, payloads])
+        .catch(() => undefined);
+    }
+    sending = false;
+  };
+  const send = (payload: string) => {
+    queue.push(payload);
+    if (!sending) void flush();
+  };
   return {
-    notify() {
+    notify(entry) {
+      const payload = entry ? encodeEntry(entry) : '';
+      if (payload !== '') {
+        send(payload);
+        return;
+      }
       if (scheduled) return;
       scheduled = true;
       setTimeout(() => {
         scheduled = false;
-        options.pool.query('SELECT pg_notify($1, $2)', [channel, '']).catch(() => undefined);
+        send('');
       }, coalesceMs);
     },
     async listen(listener) {
       let client: pg.PoolClient | null = null;
       let stopped = false;
       const onNotification = (msg: pg.Notification) => {
-        if (msg.channel === channel) listener();
+        if (msg.channel === channel) listener(decodeEntry(msg.payload));
       };
       // A listening connection that dies is re-opened; until then the relay falls back to polling.
       const connect = async (): Promise<void> => {
@@ -57,4 +88,28 @@ export function createPostgresAppendSignal(options: {
       };
     },
   };
+}
+
+/** The entry as a payload (each commit in its stored form), or '' when it does not fit. */
+function encodeEntry(entry: WrittenEntry): string {
+  const payload = JSON.stringify({ entry: entry.entry, commits: entry.commits.map(serializeCommit) });
+  return Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES ? payload : '';
+}
+
+/**
+ * The entry a payload carries; undefined for a plain signal, or for anything else on the channel
+ * (a listener then lists the outbox, which is always correct).
+ */
+function decodeEntry(payload: string | undefined): WrittenEntry | undefined {
+  if (!payload) return undefined;
+  try {
+    const body = JSON.parse(payload) as { entry?: unknown; commits?: unknown };
+    const { entry, commits } = body;
+    if (typeof entry !== 'string' || !entry.startsWith(UNPUBLISHED_PREFIX)) return undefined;
+    if (!Array.isArray(commits) || commits.length === 0 || !commits.every((c) => typeof c === 'string'))
+      return undefined;
+    return { entry, commits: commits.map((c: string) => parseCommit(c)) };
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
-import { commitKey, groupEntryKey, type IndexRef, indexRefOf } from '../../ports/eventStore.js';
+import { commitKey, groupEntryKey, type IndexRef, indexRefOf, type WrittenEntry } from '../../ports/eventStore.js';
 
 /**
  * Copies of commits stored together in one object: segments (a rebuild reads many commits with one
@@ -83,8 +83,9 @@ export interface GroupEntryWriter {
  */
 export function createGroupEntryWriter(
   put: (key: string, body: string) => Promise<void>,
-  maxGroup = 500,
+  options: { maxGroup?: number; onWritten?: (entry: WrittenEntry) => void } = {},
 ): GroupEntryWriter {
+  const { maxGroup = 500, onWritten } = options;
   const writer = randomBytes(4).toString('hex');
   let counter = 0;
   let lastKeyTime = '';
@@ -102,8 +103,10 @@ export function createGroupEntryWriter(
       const earliest = refs[0]!.ref.recordedAt;
       const keyTime = earliest > lastKeyTime ? earliest : lastKeyTime;
       lastKeyTime = keyTime;
+      const key = groupEntryKey(keyTime, nameOf());
       try {
-        await put(groupEntryKey(keyTime, nameOf()), refs.map(({ p }) => copyLine(p.commit, p.text)).join(''));
+        await put(key, refs.map(({ p }) => copyLine(p.commit, p.text)).join(''));
+        onWritten?.({ entry: key, commits: refs.map(({ p }) => p.commit) });
         for (const p of group) p.resolve();
       } catch (e) {
         for (const p of group) p.reject(e);

@@ -26,12 +26,14 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
+  type EventStoreHooks,
   GROUP_ENTRY_FILE,
   indexRefOf,
   MARKER_FILE,
   outboxEntryOf,
   padSeq,
   parseIndexKey,
+  refsOfEntry,
   UNPUBLISHED_PREFIX,
   type UnpublishedRef,
   unpublishedKey,
@@ -42,7 +44,7 @@ import { mapLimit } from './concurrency.js';
 /** Outbox entries: markers (written by this store) and group entries. */
 const OUTBOX_FILE = { test: (name: string) => MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name) };
 
-export interface LocalEventStoreOptions {
+export interface LocalEventStoreOptions extends EventStoreHooks {
   /** Root directory; created on first write. Holds the same keys as the bucket, as nested folders. */
   dir: string;
   /** Files read in parallel by readAggregate, readCommits and scan. @default 32 */
@@ -261,6 +263,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       } catch (e) {
         throw translate(e);
       }
+      options.onEntryWritten?.({ entry: unpublishedKey(indexRefOf(commit)), commits: [commit] });
     },
 
     async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
@@ -300,8 +303,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
           else {
             // A group entry (this store writes markers; a copied bucket may hold groups).
             const text = await readOptional(abs(entry));
-            if (text !== null)
-              refs.push(...parseGroupEntry(entry, text).map((commit) => ({ ...indexRefOf(commit), entry, commit })));
+            if (text !== null) refs.push(...refsOfEntry(entry, parseGroupEntry(entry, text)));
           }
           if (refs.length >= limit) break;
         }

@@ -12,12 +12,13 @@ import {
   commitKey,
   EVENTS_PREFIX,
   type EventStore,
+  type EventStoreHooks,
   GROUP_ENTRY_FILE,
-  indexRefOf,
   MARKER_FILE,
   outboxEntryOf,
   padSeq,
   parseIndexKey,
+  refsOfEntry,
   SEGMENTS_PREFIX,
   UNPUBLISHED_PREFIX,
   type UnpublishedRef,
@@ -26,7 +27,7 @@ import { copyLine, copyOf, createGroupEntryWriter, parseCopyLines, parseGroupEnt
 import { mapLimit } from './concurrency.js';
 import { type ListResult, type S3Api, sdkS3Api } from './s3Api.js';
 
-export interface S3EventStoreOptions {
+export interface S3EventStoreOptions extends EventStoreHooks {
   /**
    * Built by the composition root: the plain-HTTP client (`httpS3Api`, production), or an AWS SDK
    * client (endpoint, credentials, timeouts, SDK retries), wrapped here.
@@ -208,9 +209,12 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     }
   };
 
-  const groupEntries = createGroupEntryWriter(async (key, body) => {
-    await s3.put(k(key), body, { contentType: NDJSON });
-  });
+  const groupEntries = createGroupEntryWriter(
+    async (key, body) => {
+      await s3.put(k(key), body, { contentType: NDJSON });
+    },
+    { onWritten: options.onEntryWritten },
+  );
 
   /** The outbox entry of a stored commit, retried: the commit is there, so only S3 being down stops it. */
   const putEntry = async (commit: Commit, text: string): Promise<void> => {
@@ -239,7 +243,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         const text = await getText(key);
         // Removed by a relay meanwhile: published already.
         if (text === null) return [];
-        return parseGroupEntry(entry, text).map((commit) => ({ ...indexRefOf(commit), entry, commit }));
+        return refsOfEntry(entry, parseGroupEntry(entry, text));
       });
       for (const entryRefs of read) {
         if (refs.length >= limit) break;

@@ -1,0 +1,152 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalEventStore } from '../../src/adapters/eventStore/local.js';
+import { createInProcessTransport } from '../../src/adapters/transport/inProcess.js';
+import { parseEnvelope } from '../../src/core/envelope.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { type EventStore, indexRefOf, unpublishedKey, type WrittenEntry } from '../../src/ports/eventStore.js';
+import type { Transport } from '../../src/ports/transport.js';
+import { createRelay, type Relay } from '../../workers/relay.js';
+import { makeCommit } from '../contract/eventStore.contract.js';
+import { waitFor } from '../support/wait.js';
+
+/** Waits until `cond` holds. */
+const until = (cond: () => boolean | Promise<boolean>, timeoutMs = 5_000) =>
+  waitFor(async () => ((await cond()) ? true : undefined), { timeoutMs });
+
+/** Counts the outbox listings a relay makes. */
+function countingListings(store: EventStore): { store: EventStore; listings: () => number } {
+  let listings = 0;
+  return {
+    store: {
+      ...store,
+      listUnpublished: (limit) => {
+        listings++;
+        return store.listUnpublished(limit);
+      },
+    },
+    listings: () => listings,
+  };
+}
+
+describe('relay fast path (offered entries)', () => {
+  let dir: string;
+  let written: WrittenEntry[];
+  let store: EventStore;
+  let counted: ReturnType<typeof countingListings>;
+  let transport: Transport;
+  let published: { key: string; seq: number }[];
+  let relay: Relay;
+
+  const startRelay = (pollIntervalMs: number) => {
+    relay = createRelay({
+      eventStore: counted.store,
+      transport,
+      logger: createLogger('silent'),
+      options: { batchSize: 100, pollIntervalMs },
+    });
+    relay.start();
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cairn-relay-'));
+    written = [];
+    store = createLocalEventStore({ dir, onEntryWritten: (e) => written.push(e) });
+    counted = countingListings(store);
+    transport = createInProcessTransport({});
+    published = [];
+    const publish = transport.publish.bind(transport);
+    transport.publish = async (messages) => {
+      await publish(messages);
+      for (const m of messages) published.push({ key: m.key, seq: parseEnvelope(m.value).seq });
+    };
+  });
+  afterEach(async () => {
+    await relay?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('publishes an offered entry and removes it from the outbox without listing', async () => {
+    startRelay(60_000);
+    await until(() => counted.listings() === 1); // the listing every relay starts with
+    const commit = makeCommit('INSTANCE', 'db/a', 1);
+    await store.append(commit);
+    expect(written).toHaveLength(1);
+    relay.offer(written[0]!);
+
+    await until(() => published.length === commit.envelopes.length);
+    expect(published.map((p) => p.seq)).toEqual(commit.envelopes.map((e) => e.seq));
+    await until(async () => (await store.listUnpublished(10)).length === 0);
+    expect(counted.listings()).toBe(1);
+  });
+
+  it('publishes offered entries in the order offered, each once, however often offered', async () => {
+    startRelay(60_000);
+    await until(() => counted.listings() === 1);
+    const commits = [1, 2, 3].map((seq) => makeCommit('INSTANCE', 'db/b', seq));
+    for (const c of commits) await store.append(c);
+    for (const entry of [...written, ...written]) relay.offer(entry);
+
+    const envelopes = commits.flatMap((c) => c.envelopes.map((e) => e.seq));
+    await until(() => published.length >= envelopes.length);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(published.map((p) => p.seq)).toEqual(envelopes);
+  });
+
+  it('does not publish again an entry it already listed and published', async () => {
+    const commit = makeCommit('INSTANCE', 'db/c', 1);
+    await store.append(commit);
+    startRelay(60_000);
+    await until(() => published.length === commit.envelopes.length);
+    relay.offer(written[0]!); // the signal arrives after the listing published it
+
+    await new Promise((r) => setTimeout(r, 100));
+    expect(published).toHaveLength(commit.envelopes.length);
+  });
+
+  it('still lists every poll interval while offers keep coming, so an entry never offered is published', async () => {
+    startRelay(100);
+    const silent = makeCommit('INSTANCE', 'db/silent', 1);
+    await store.append(silent); // its signal is lost: never offered
+    const stop = Date.now() + 400;
+    for (let seq = 1; Date.now() < stop; seq++) {
+      await store.append(makeCommit('INSTANCE', 'db/busy', seq));
+      relay.offer(written[written.length - 1]!);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(() => published.some((p) => p.key === 'INSTANCE:db/silent'), 2_000);
+    await until(async () => (await store.listUnpublished(1000)).length === 0, 2_000);
+    expect(counted.listings()).toBeGreaterThanOrEqual(2);
+  });
+
+  it('publishes from its offer an entry a listing held back (its commit was not readable yet), in order', async () => {
+    const first = makeCommit('INSTANCE', 'db/e', 1);
+    // The marker of an append in flight: written before its commit is (the local store's order).
+    const marker = join(dir, unpublishedKey(indexRefOf(first)));
+    await mkdir(dirname(marker), { recursive: true });
+    await writeFile(marker, '');
+    startRelay(60_000);
+    await until(() => counted.listings() === 1);
+    expect(published).toEqual([]);
+
+    await store.append(first);
+    const second = makeCommit('INSTANCE', 'db/e', 2);
+    await store.append(second);
+    for (const entry of written) relay.offer(entry);
+    const seqs = [first, second].flatMap((c) => c.envelopes.map((e) => e.seq));
+    await until(() => published.length >= seqs.length);
+    expect(published.map((p) => p.seq)).toEqual(seqs);
+    expect(counted.listings()).toBe(1);
+  });
+
+  it('lists the outbox on a plain wake', async () => {
+    startRelay(60_000);
+    await until(() => counted.listings() === 1);
+    await store.append(makeCommit('INSTANCE', 'db/d', 1));
+    relay.wake();
+    await until(() => counted.listings() >= 2);
+    await until(() => published.length > 0);
+  });
+});
