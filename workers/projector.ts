@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { applyCommits } from '../src/app/aggregateRepository.js';
+import { Lru } from '../src/app/lru.js';
 import { type AggregateRef, aggregateKey } from '../src/core/aggregate.js';
 import { type AggregateState, evolve, initialState } from '../src/core/domain/index.js';
 import type { AnyDomainEvent } from '../src/core/domain/types.js';
@@ -16,6 +17,9 @@ import type { ConsumedBatch, Transport, TransportConsumer } from '../src/ports/t
 import { faultPointsFromEnv } from './faultPoints.js';
 
 export const PROJECTOR_HANDLER = 'projector';
+
+/** Aggregates whose last projected state a projector keeps, to skip reading their doc back. */
+const RECENT_STATES = 10_000;
 
 /**
  * The projector: consumes envelopes, claims each domain event in the registry, applies it to the
@@ -54,6 +58,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
   let applied = 0;
   let parked = 0;
   const faults = faultPointsFromEnv();
+  /** The state this projector last wrote per aggregate. */
+  const recent = new Lru<string, AggregateState>(RECENT_STATES);
 
   /** Claims every event, waiting while another live owner holds one (its lease may still expire). */
   async function claimAll(events: Envelope[]): Promise<Claimed[]> {
@@ -75,24 +81,40 @@ export function createProjector(deps: ProjectorDeps): Projector {
     return claimed;
   }
 
-  /** Folds claimed events onto the current docs; returns new docs and one notification per event. */
+  /**
+   * Folds claimed events onto the current docs; returns new docs, one notification per event and the
+   * states reached. An aggregate whose first event directly follows the state this projector last
+   * wrote starts from that state instead of its doc: a state at a given seq is the same wherever it
+   * was computed, so only the seq needs to match.
+   */
   async function project(claimed: Claimed[]) {
     const byAggregate = new Map<string, Claimed[]>();
     for (const c of claimed) {
       const key = aggregateKey(c.envelope);
-      byAggregate.set(key, [...(byAggregate.get(key) ?? []), c]);
+      const list = byAggregate.get(key);
+      if (list) list.push(c);
+      else byAggregate.set(key, [c]);
     }
-    const current = await loadDocs([...byAggregate.values()].map((list) => list[0]!.envelope));
-    const docs: ProjectedDoc[] = [];
-    const changes: ChangeNotification[] = [];
+    const known = new Map<string, AggregateState>();
+    const toLoad: Envelope[] = [];
     for (const [key, list] of byAggregate) {
       list.sort((a, b) => a.envelope.seq - b.envelope.seq);
+      const last = recent.get(key);
+      if (last && last.seq === list[0]!.envelope.seq - 1) known.set(key, last);
+      else toLoad.push(list[0]!.envelope);
+    }
+    const current = await loadDocs(toLoad);
+    const docs: ProjectedDoc[] = [];
+    const changes: ChangeNotification[] = [];
+    const reached = new Map<string, AggregateState>();
+    for (const [key, list] of byAggregate) {
       const ref: AggregateRef = {
         aggregateType: list[0]!.envelope.aggregateType,
         aggregateId: list[0]!.envelope.aggregateId,
       };
       const doc = current.get(key);
-      let state: AggregateState = doc ? docToState(doc) : initialState(ref);
+      let state: AggregateState = known.get(key) ?? (doc ? docToState(doc) : initialState(ref));
+      const fromSeq = state.seq;
       for (const { envelope, fence } of list) {
         if (envelope.seq <= state.seq) {
           // Already projected (duplicate or stale). A takeover (fence > 1) of an event whose effect is
@@ -119,9 +141,10 @@ export function createProjector(deps: ProjectorDeps): Projector {
         });
         changes.push(notification(envelope, stateToDoc(state)));
       }
-      if (state.seq > (doc?.seq ?? 0)) docs.push(stateToDoc(state));
+      if (state.seq > fromSeq) docs.push(stateToDoc(state));
+      reached.set(key, state);
     }
-    return { docs, changes };
+    return { docs, changes, reached };
   }
 
   async function loadDocs(firsts: Envelope[]): Promise<Map<string, ProjectedDoc>> {
@@ -167,8 +190,9 @@ export function createProjector(deps: ProjectorDeps): Projector {
   async function applyClaimed(claimed: Claimed[]): Promise<void> {
     const ids = claimed.map((c) => c.envelope.aggregateId);
     await faults.reached('claimed', ids);
-    const { docs, changes } = await project(claimed);
+    const { docs, changes, reached } = await project(claimed);
     await readModel.apply(docs);
+    for (const [key, state] of reached) recent.set(key, state);
     if (metrics) {
       const now = Date.now();
       for (const { envelope } of claimed) metrics.projectorLag.observe(secondsSince(envelope.occurredAt, now));

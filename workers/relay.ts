@@ -1,3 +1,4 @@
+import { Lru } from '../src/app/lru.js';
 import { aggregateKey } from '../src/core/aggregate.js';
 import { type Commit, serializeEnvelope } from '../src/core/envelope.js';
 import type { Logger } from '../src/observability/logger.js';
@@ -74,7 +75,7 @@ export function createRelay(deps: {
   let lastCheckpointWrite = 0;
   /** Offered entries not yet published, in the order offered (entry key → its refs). */
   const offered = new Map<string, UnpublishedRef[]>();
-  const listed = new RecentKeys(LISTED_MEMORY);
+  const listed = new Lru<string, true>(LISTED_MEMORY);
   let listWanted = true;
   let lastListAt = 0;
 
@@ -176,7 +177,7 @@ export function createRelay(deps: {
     // back (its commit not readable yet) stays offerable: its offer carries the commit.
     for (const ref of [...ready, ...dropped]) {
       offered.delete(ref.entry);
-      listed.add(ref.entry);
+      listed.set(ref.entry, true);
     }
     await Promise.all([
       eventStore.markPublished([...ready, ...dropped]),
@@ -306,20 +307,6 @@ export function createRelay(deps: {
     },
     status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),
   };
-}
-
-/** The last `capacity` keys added (insertion order; the oldest is forgotten first). */
-class RecentKeys {
-  private readonly keys = new Set<string>();
-  constructor(private readonly capacity: number) {}
-  add(key: string): void {
-    this.keys.delete(key);
-    this.keys.add(key);
-    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value as string);
-  }
-  has(key: string): boolean {
-    return this.keys.has(key);
-  }
 }
 
 /** Consecutive refs of one entry, together (listUnpublished lists an entry's refs one after another). */

@@ -1,3 +1,4 @@
+import { Lru } from '../app/lru.js';
 import type { ChangeFeed, ChangeNotification } from '../ports/changeFeed.js';
 
 /**
@@ -80,15 +81,12 @@ export async function createChangeHub(
 
 /** Whether a change is at or below the last seq seen for its aggregate (the last `capacity` aggregates). */
 function repeatFilter(capacity: number): (change: ChangeNotification) => boolean {
-  const lastSeq = new Map<string, number>();
+  const lastSeq = new Lru<string, number>(capacity);
   return (change) => {
     const key = `${change.aggregateType}:${change.aggregateId}`;
     const last = lastSeq.get(key);
     if (last !== undefined && change.seq <= last) return true;
-    // Re-inserted, so the map's insertion order is least recently changed first.
-    lastSeq.delete(key);
     lastSeq.set(key, change.seq);
-    if (lastSeq.size > capacity) lastSeq.delete(lastSeq.keys().next().value as string);
     return false;
   };
 }

@@ -28,13 +28,13 @@ describe('change hub', () => {
     await hub.close();
   });
 
-  it('remembers a bounded number of aggregates, least recently changed forgotten first', async () => {
+  it('remembers a bounded number of aggregates, the least recently seen forgotten first', async () => {
     const feed = createInProcessChangeFeed();
     const hub = await createChangeHub(feed, { rememberAggregates: 2 });
     const seen: string[] = [];
     hub.listen((c) => seen.push(`${c.aggregateId}@${c.seq}`));
     await feed.publish([change('a', 1), change('b', 1), change('a', 2), change('c', 1)]);
-    // 'a' is still remembered (changed after 'b'); 'b' was forgotten, the least recently changed.
+    // 'a' is still remembered (seen after 'b'); 'b' was forgotten, the least recently seen.
     await feed.publish([change('a', 2), change('b', 1)]);
     await waitFor(() => (seen.length >= 5 ? true : undefined));
     await new Promise((r) => setTimeout(r, 20));

@@ -12,6 +12,7 @@ import { UnavailableError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { ChangeFeed, ChangeNotification } from '../../src/ports/changeFeed.js';
 import type { EventStore } from '../../src/ports/eventStore.js';
+import type { ReadModel } from '../../src/ports/readModel.js';
 import type { ProcessedEventRegistry } from '../../src/ports/registry.js';
 import { createProjector, type Projector } from '../../workers/projector.js';
 import { waitFor } from '../support/wait.js';
@@ -61,6 +62,18 @@ describe('projector', () => {
   let changeFeed: ChangeFeed;
   let notified: ChangeNotification[];
   let projector: Projector;
+  let readModel: ReadModel;
+  let docReads: number;
+  const projectorOn = (rm: ReadModel) =>
+    createProjector({
+      transport: createInProcessTransport({}),
+      eventStore,
+      readModel: rm,
+      registry,
+      changeFeed,
+      logger: createLogger('silent'),
+      options: { groupId: 'test', leaseMs: 10_000, heartbeatMs: 5_000, maxAttempts: 3 },
+    });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cairn-projector-'));
@@ -69,15 +82,16 @@ describe('projector', () => {
     changeFeed = createInProcessChangeFeed();
     notified = [];
     await changeFeed.subscribe((changes) => notified.push(...changes));
-    projector = createProjector({
-      transport: createInProcessTransport({}),
-      eventStore,
-      readModel: createMemoryReadModel(),
-      registry,
-      changeFeed,
-      logger: createLogger('silent'),
-      options: { groupId: 'test', leaseMs: 10_000, heartbeatMs: 5_000, maxAttempts: 3 },
-    });
+    const memory = createMemoryReadModel();
+    docReads = 0;
+    readModel = {
+      ...memory,
+      getMany: (type, ids) => {
+        docReads++;
+        return memory.getMany(type, ids);
+      },
+    };
+    projector = projectorOn(readModel);
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -120,5 +134,22 @@ describe('projector', () => {
     await projector.handle([domainOf(commit)]);
     await new Promise((r) => setTimeout(r, 20));
     expect(notified).toHaveLength(2);
+  });
+
+  it('starts from the state it last wrote when the next event follows it, and reads the doc otherwise', async () => {
+    const commits = [1, 2, 3, 4].map(commitAt);
+    for (const c of commits) await eventStore.append(c);
+    await projector.handle([domainOf(commits[0]!)]);
+    expect(docReads).toBe(1);
+    await projector.handle([domainOf(commits[1]!)]);
+    expect(docReads).toBe(1); // seq 2 follows the state it wrote at 1
+
+    // Another projector (a rebalance) applies seq 3: this one's state is behind, so it reads the doc.
+    await projectorOn(readModel).handle([domainOf(commits[2]!)]);
+    const reads = docReads;
+    await projector.handle([domainOf(commits[3]!)]);
+    expect(docReads).toBe(reads + 1);
+    const [doc] = await readModel.getMany('INSTANCE', [ID]);
+    expect(doc).toMatchObject({ seq: 4, data: { properties: { n: 4 } } });
   });
 });
