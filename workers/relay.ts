@@ -43,6 +43,13 @@ const READ_AHEAD = 4;
 const MAX_OFFERED = 10_000;
 /** Listed entries remembered, so that an offer arriving after its entry was listed is not published again. */
 const LISTED_MEMORY = 10_000;
+/**
+ * Offered entries are removed from the outbox in batches (one DeleteObjects per batch instead of one
+ * per entry: MinIO spends ~1.1 ms of CPU on a 1-key request, ~0.23 ms per key in a 50-key one), at
+ * most this long after publishing, and always before the outbox is listed again.
+ */
+const REMOVAL_DELAY_MS = 50;
+const REMOVAL_BATCH = 200;
 
 export interface RelayCheckpoint {
   publishedTotal: number;
@@ -78,9 +85,15 @@ export function createRelay(deps: {
   const listed = new Lru<string, true>(LISTED_MEMORY);
   let listWanted = true;
   let lastListAt = 0;
+  /** Published offered entries not yet removed from the outbox, and the removal under way. */
+  let toRemove: UnpublishedRef[] = [];
+  let removing: Promise<void> = Promise.resolve();
+  let removalTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** One pass: publishes up to about READ_AHEAD × batchSize commits; returns how many refs it handled. */
   async function publishBatch(): Promise<number> {
+    // Entries published but not removed yet would be listed, and published, again.
+    await flushRemovals();
     lastListAt = Date.now();
     const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
     backlog = refs.length;
@@ -99,11 +112,33 @@ export function createRelay(deps: {
       count += refs.length;
     }
     metrics?.relayBacklog.set(offered.size);
-    return publishEntries(entries);
+    return publishEntries(entries, 'deferred');
+  }
+
+  /** Removes the published offered entries from the outbox now (after any removal under way). */
+  function flushRemovals(): Promise<void> {
+    if (removalTimer) clearTimeout(removalTimer);
+    removalTimer = null;
+    const refs = toRemove;
+    toRemove = [];
+    removing = removing.then(async () => {
+      if (refs.length === 0) return;
+      // A failure leaves the entries listed: published once more (at-least-once), never lost.
+      await eventStore.markPublished(refs).catch((e: unknown) => {
+        logger.warn('relay could not remove published outbox entries; they will be published again', { error: e });
+      });
+    });
+    return removing;
+  }
+
+  function removeLater(refs: UnpublishedRef[]): void {
+    toRemove.push(...refs);
+    if (toRemove.length >= REMOVAL_BATCH) void flushRemovals();
+    else removalTimer ??= setTimeout(() => void flushRemovals(), REMOVAL_DELAY_MS);
   }
 
   /** Publishes entries chunk by chunk; returns how many refs it handled. */
-  async function publishEntries(entries: UnpublishedRef[][]): Promise<number> {
+  async function publishEntries(entries: UnpublishedRef[][], removal: 'now' | 'deferred' = 'now'): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
       checkpointLoaded = true;
@@ -119,7 +154,7 @@ export function createRelay(deps: {
       reading = i + 1 < chunks.length ? readChunk(chunks[i + 1]!) : null;
       // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
       reading?.catch(() => undefined);
-      handled += await publishChunk(chunks[i]!, commits, blocked);
+      handled += await publishChunk(chunks[i]!, commits, blocked, removal);
     }
     return handled;
   }
@@ -137,6 +172,7 @@ export function createRelay(deps: {
     entries: UnpublishedRef[][],
     commits: (Commit | null)[][],
     blocked: Set<string>,
+    removal: 'now' | 'deferred',
   ): Promise<number> {
     const ready: UnpublishedRef[] = [];
     const messages: { key: string; value: string }[] = [];
@@ -179,8 +215,9 @@ export function createRelay(deps: {
       offered.delete(ref.entry);
       listed.set(ref.entry, true);
     }
+    if (removal === 'deferred') removeLater([...ready, ...dropped]);
     await Promise.all([
-      eventStore.markPublished([...ready, ...dropped]),
+      removal === 'now' ? eventStore.markPublished([...ready, ...dropped]) : null,
       unsegmented.length >= segmentSize ? writeSegment() : null,
     ]);
     if (dropped.length)
@@ -302,7 +339,7 @@ export function createRelay(deps: {
       running = false;
       wakeUp?.();
       await loop;
-      await writeSegment();
+      await Promise.all([flushRemovals(), writeSegment()]);
       if (checkpointLoaded) await eventStore.putCheckpoint('relay', checkpoint).catch(() => undefined);
     },
     status: () => ({ running, lastError, publishedTotal: checkpoint.publishedTotal, backlog }),

@@ -16,9 +16,10 @@ import { waitFor } from '../support/wait.js';
 const until = (cond: () => boolean | Promise<boolean>, timeoutMs = 5_000) =>
   waitFor(async () => ((await cond()) ? true : undefined), { timeoutMs });
 
-/** Counts the outbox listings a relay makes. */
-function countingListings(store: EventStore): { store: EventStore; listings: () => number } {
+/** Counts the outbox listings and removals a relay makes. */
+function countingListings(store: EventStore): { store: EventStore; listings: () => number; removals: () => number } {
   let listings = 0;
+  let removals = 0;
   return {
     store: {
       ...store,
@@ -26,8 +27,13 @@ function countingListings(store: EventStore): { store: EventStore; listings: () 
         listings++;
         return store.listUnpublished(limit);
       },
+      markPublished: (refs) => {
+        removals++;
+        return store.markPublished(refs);
+      },
     },
     listings: () => listings,
+    removals: () => removals,
   };
 }
 
@@ -139,6 +145,30 @@ describe('relay fast path (offered entries)', () => {
     await until(() => published.length >= seqs.length);
     expect(published.map((p) => p.seq)).toEqual(seqs);
     expect(counted.listings()).toBe(1);
+  });
+
+  it('removes offered entries from the outbox in batches, and before it lists again', async () => {
+    startRelay(60_000);
+    await until(() => counted.listings() === 1);
+    const commits = Array.from({ length: 20 }, (_, i) => makeCommit('INSTANCE', `db/r${i}`, 1));
+    for (const c of commits) {
+      await store.append(c);
+      relay.offer(written[written.length - 1]!);
+    }
+    await until(() => published.length === commits.length * 2);
+    await until(async () => (await store.listUnpublished(100)).length === 0);
+    expect(counted.removals()).toBeLessThan(commits.length / 2);
+
+    // Published, not removed yet: a listing right after must not publish it again.
+    const last = makeCommit('INSTANCE', 'db/r-last', 1);
+    await store.append(last);
+    relay.offer(written[written.length - 1]!);
+    await until(() => published.length === (commits.length + 1) * 2);
+    relay.wake();
+    await until(() => counted.listings() >= 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(published).toHaveLength((commits.length + 1) * 2);
+    expect(await store.listUnpublished(100)).toEqual([]);
   });
 
   it('lists the outbox on a plain wake', async () => {
