@@ -38,6 +38,15 @@ export interface EventStoreHooks {
   onEntryWritten?: (entry: WrittenEntry) => void;
 }
 
+/** Tells `hooks` of a written entry; a hook that throws never fails the appends (it is only a hint). */
+export const announceEntry = (hooks: EventStoreHooks, entry: WrittenEntry): void => {
+  try {
+    hooks.onEntryWritten?.(entry);
+  } catch {
+    // the relay lists the entry anyway
+  }
+};
+
 /** The refs of an entry, each carrying its commit, in the order the entry holds them. */
 export const refsOfEntry = (entry: string, commits: Commit[]): UnpublishedRef[] =>
   commits.map((commit) => ({ ...indexRefOf(commit), entry, commit }));

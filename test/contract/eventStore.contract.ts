@@ -283,6 +283,21 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       }
     });
 
+    it('appends even when the entry hook throws (the hook is only a hint)', async () => {
+      const throwing = await factory({
+        onEntryWritten: () => {
+          throw new Error('listener bug');
+        },
+      });
+      try {
+        const c = makeCommit('INSTANCE', 'db/hooked', 1);
+        await throwing.store.append(c);
+        expect(plain(await throwing.store.listUnpublished(10))).toEqual([indexRefOf(c)]);
+      } finally {
+        await throwing.cleanup();
+      }
+    });
+
     it('scans every commit, aggregate by aggregate in seq order, optionally of one type', async () => {
       const commits = [
         ...Array.from({ length: 11 }, (_, i) => makeCommit('INSTANCE', 'db/b', i + 1)),

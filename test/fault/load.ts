@@ -111,18 +111,24 @@ export function startLoad(options: LoadOptions): RunningLoad {
     return { ok: false, code, dependency };
   }
 
-  /** The seq of the commit carrying our idempotency key, if one landed. */
+  /**
+   * The seq of the commit carrying our idempotency key, if one landed. The store may be down right
+   * now (the faults go on): ask again, across gateways, until the retry budget is spent.
+   */
   async function landed(id: string, key: string): Promise<number | null> {
-    for (let n = 0; n < gateways() * 3; n++) {
+    const giveUpAt = Date.now() + RETRY_BUDGET_MS;
+    for (let n = 0; Date.now() < giveUpAt; n++) {
       try {
         const res = await api(n).events('INSTANCE', aggregateIdOf(database, id));
         const events = res.body.data?.events;
-        if (!events) continue;
-        const mine = events.find((e) => e.kind === 'DOMAIN' && e.idempotencyKey === key);
-        return mine ? mine.seq : null;
+        if (events) {
+          const mine = events.find((e) => e.kind === 'DOMAIN' && e.idempotencyKey === key);
+          return mine ? mine.seq : null;
+        }
       } catch {
-        await new Promise((r) => setTimeout(r, 500));
+        // no answer (a gateway restarting): ask another
       }
+      await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`could not read the history of ${id}`);
   }

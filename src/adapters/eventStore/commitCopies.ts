@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
-import { commitKey, groupEntryKey, type IndexRef, indexRefOf, type WrittenEntry } from '../../ports/eventStore.js';
+import {
+  announceEntry,
+  commitKey,
+  type EventStoreHooks,
+  groupEntryKey,
+  type IndexRef,
+  indexRefOf,
+} from '../../ports/eventStore.js';
 
 /**
  * Copies of commits stored together in one object: segments (a rebuild reads many commits with one
@@ -83,9 +90,9 @@ export interface GroupEntryWriter {
  */
 export function createGroupEntryWriter(
   put: (key: string, body: string) => Promise<void>,
-  options: { maxGroup?: number; onWritten?: (entry: WrittenEntry) => void } = {},
+  options: { maxGroup?: number } & EventStoreHooks = {},
 ): GroupEntryWriter {
-  const { maxGroup = 500, onWritten } = options;
+  const { maxGroup = 500, onEntryWritten } = options;
   const writer = randomBytes(4).toString('hex');
   let counter = 0;
   let lastKeyTime = '';
@@ -106,11 +113,12 @@ export function createGroupEntryWriter(
       const key = groupEntryKey(keyTime, nameOf());
       try {
         await put(key, refs.map(({ p }) => copyLine(p.commit, p.text)).join(''));
-        onWritten?.({ entry: key, commits: refs.map(({ p }) => p.commit) });
-        for (const p of group) p.resolve();
       } catch (e) {
         for (const p of group) p.reject(e);
+        continue;
       }
+      announceEntry({ onEntryWritten }, { entry: key, commits: refs.map(({ p }) => p.commit) });
+      for (const p of group) p.resolve();
     }
     writing = false;
   }

@@ -18,6 +18,7 @@ import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.j
 import { EventAlreadyExistsError, isCairnError, UnavailableError } from '../../core/errors.js';
 import {
   aggregatePrefix,
+  announceEntry,
   assertSafeKeyPart,
   assertValidCommit,
   assertValidRef,
@@ -263,7 +264,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       } catch (e) {
         throw translate(e);
       }
-      options.onEntryWritten?.({ entry: unpublishedKey(indexRefOf(commit)), commits: [commit] });
+      announceEntry(options, { entry: unpublishedKey(indexRefOf(commit)), commits: [commit] });
     },
 
     async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {

@@ -213,7 +213,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     async (key, body) => {
       await s3.put(k(key), body, { contentType: NDJSON });
     },
-    { onWritten: options.onEntryWritten },
+    { onEntryWritten: options.onEntryWritten },
   );
 
   /** The outbox entry of a stored commit, retried: the commit is there, so only S3 being down stops it. */
