@@ -59,6 +59,12 @@ function enginePids(): Map<string, number[]> {
   return out;
 }
 
+/** CPU milliseconds used so far by an engine's processes (probes on the machine running the engines). */
+export function engineCpuMs(engine: 'minio' | 'kafka' | 'elasticsearch' | 'postgres'): number {
+  const pids = enginePids().get(engine) ?? [];
+  return (pids.reduce((s, p) => s + ticksOf(p), 0) * 1000) / TICK;
+}
+
 export interface CpuSnapshot {
   at: number;
   machine: { busy: number; total: number };

@@ -6,13 +6,13 @@
  *
  *   npx tsx bench/registry-probe.ts [--batch 250] [--workers 4] [--events 48000]
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/adapters/postgres/migrate.js';
 import { quoteIdent } from '../src/adapters/postgres/sql.js';
 import { createPostgresRegistry } from '../src/adapters/registry/postgres.js';
 import { engineEnv } from './cluster.js';
+import { engineCpuMs } from './procstat.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,30 +27,13 @@ const total = Number(values.events);
 /** Aggregates the events are spread over (the bench's backlog has about 27,000 for 48,000 commits). */
 const aggregates = Math.max(1, Math.round(total * 0.56));
 
-/** CPU milliseconds used so far by every process named postgres (utime + stime, 100 ticks/s). */
-function postgresCpuMs(): number {
-  let ms = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!stat.includes('(postgres)')) continue;
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      ms += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ms;
-}
-
 const pool = new pg.Pool({ connectionString: engineEnv().DATABASE_URL, max: workers + 2 });
 const schema = `registry_probe_${Date.now().toString(36)}`;
 try {
   await migrate(pool, { schema });
   const registry = createPostgresRegistry({ pool, schema });
   let next = 0;
-  const cpu0 = postgresCpuMs();
+  const cpu0 = engineCpuMs('postgres');
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: workers }, async () => {
@@ -71,7 +54,7 @@ try {
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  const cpuMs = postgresCpuMs() - cpu0;
+  const cpuMs = engineCpuMs('postgres') - cpu0;
   process.stdout.write(
     `batch ${batch}, ${workers} workers, ${total} events: ${Math.round(total / seconds)} events/s, ` +
       `PostgreSQL CPU ${((cpuMs * 1000) / total).toFixed(1)} µs/event (${Math.round(cpuMs / seconds / 10)} % of a core)\n`,
