@@ -69,6 +69,8 @@ const { values: args } = parseArgs({
     levels: { type: 'string' },
     'level-seconds': { type: 'string' },
     'backlog-seconds': { type: 'string' },
+    'e2e-rate': { type: 'string' },
+    'e2e-seconds': { type: 'string' },
     seed: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -77,7 +79,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   process.stdout.write(`npm run bench -- [--quick] [--profile production|embedded] [--cpu-prof] [--keep]
-  [--backlog N] [--backlog-seconds S] [--subscribers N] [--levels 1,8,32,128] [--level-seconds S] [--seed N] [--out file.json]
+  [--backlog N] [--backlog-seconds S] [--subscribers N] [--levels 1,8,32,128] [--level-seconds S] [--e2e-rate N] [--e2e-seconds S] [--seed N] [--out file.json]
 Check a results file: npx tsx bench/check-output.ts [file.json]   (default: the newest in bench/results)
 `);
   process.exit(0);
@@ -101,10 +103,12 @@ const P = {
   levels: (args.levels ?? '1,8,32,128').split(',').map(Number),
   levelWarmupMs: quick ? 400 : 2_000,
   levelMs: num(args['level-seconds'], quick ? 2 : 15) * 1000,
-  e2eRate: quick ? 50 : 200,
+  e2eRate: num(args['e2e-rate'], quick ? 50 : 200),
+  /** A rate given on the command line is used as is (to compare runs); otherwise capped by the measured throughput. */
+  e2eRateFixed: args['e2e-rate'] !== undefined,
   e2eClients: 8,
   e2eWarmupMs: quick ? 500 : 2_000,
-  e2eMs: quick ? 2_500 : 20_000,
+  e2eMs: num(args['e2e-seconds'], quick ? 2.5 : 20) * 1000,
   queryClients: 32,
   queryWarmupMs: quick ? 300 : 1_000,
   queryMs: quick ? 1_500 : 10_000,
@@ -634,7 +638,7 @@ async function endToEnd(): Promise<void> {
     await pollUntil(async () => (await gateway.metric('cairn_subscriptions_active')) >= 1, 10_000, 50);
     // A steady load the cluster can sustain: the configured rate, at most half the best measured throughput.
     const best = Math.max(0, ...P.levels.map((c) => fig(`mutation.rate.c${c}`)?.value ?? 0));
-    const rate = best > 0 ? Math.max(5, Math.min(P.e2eRate, Math.round(best / 2))) : P.e2eRate;
+    const rate = best > 0 && !P.e2eRateFixed ? Math.max(5, Math.min(P.e2eRate, Math.round(best / 2))) : P.e2eRate;
     const before = cpu.snapshot();
     const lagsBefore = await stageLags();
     const started = performance.now();
