@@ -95,9 +95,12 @@ export function createRelay(deps: {
     // Entries published but not removed yet would be listed, and published, again.
     await flushRemovals();
     lastListAt = Date.now();
-    const refs = await eventStore.listUnpublished(options.batchSize * READ_AHEAD);
+    const limit = options.batchSize * READ_AHEAD;
+    const refs = await eventStore.listUnpublished(limit);
     backlog = refs.length;
     metrics?.relayBacklog.set(refs.length);
+    // A full listing means a backlog: list again at once. Otherwise what was written since is offered.
+    if (refs.length >= limit) listWanted = true;
     return publishEntries(entriesOf(refs));
   }
 
@@ -280,16 +283,15 @@ export function createRelay(deps: {
     });
 
   /**
-   * Lists when asked to, at least every poll interval, and while a listing keeps finding entries (a
-   * backlog); otherwise publishes what was offered.
+   * Lists when asked to, at least every poll interval, and while listings come back full (a backlog);
+   * otherwise publishes what was offered. (Listing again whenever a listing found something would,
+   * under steady load, list all the time: some entry is always in flight.)
    */
   async function pass(): Promise<number> {
     const listDue = listWanted || Date.now() - lastListAt >= options.pollIntervalMs;
     if (!listDue) return offered.size > 0 ? publishOffered() : 0;
     listWanted = false;
-    const handled = await publishBatch();
-    if (handled > 0) listWanted = true;
-    return handled;
+    return publishBatch();
   }
 
   async function run(): Promise<void> {

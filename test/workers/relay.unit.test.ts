@@ -171,6 +171,29 @@ describe('relay fast path (offered entries)', () => {
     expect(await store.listUnpublished(100)).toEqual([]);
   });
 
+  it('under a steady stream of offered entries, lists about once per poll interval, not after every pass', async () => {
+    startRelay(200);
+    await until(() => counted.listings() === 1);
+    const from = counted.listings();
+    const started = Date.now();
+    const appends: Promise<void>[] = [];
+    for (let i = 0; Date.now() - started < 1_000; i++) {
+      // Several writers: some entries are always in flight when the relay lists.
+      appends.push(
+        (async () => {
+          await store.append(makeCommit('INSTANCE', `db/steady${i % 8}`, Math.floor(i / 8) + 1));
+        })(),
+      );
+      if (appends.length >= 8) await Promise.all(appends.splice(0));
+      for (const entry of written.splice(0)) relay.offer(entry);
+    }
+    await Promise.all(appends);
+    for (const entry of written.splice(0)) relay.offer(entry);
+    const elapsed = Date.now() - started;
+    expect(counted.listings() - from).toBeLessThanOrEqual(Math.ceil(elapsed / 200) + 2);
+    await until(async () => (await store.listUnpublished(1000)).length === 0);
+  });
+
   it('lists the outbox on a plain wake', async () => {
     startRelay(60_000);
     await until(() => counted.listings() === 1);
