@@ -97,6 +97,7 @@ export function createRelay(deps: {
     lastListAt = Date.now();
     const limit = options.batchSize * READ_AHEAD;
     const refs = await eventStore.listUnpublished(limit);
+    metrics?.relayListings.inc();
     backlog = refs.length;
     metrics?.relayBacklog.set(refs.length);
     // A full listing means a backlog: list again at once. Otherwise what was written since is offered.
@@ -115,7 +116,7 @@ export function createRelay(deps: {
       count += refs.length;
     }
     metrics?.relayBacklog.set(offered.size);
-    return publishEntries(entries, 'deferred');
+    return publishEntries(entries, 'offer');
   }
 
   /** Removes the published offered entries from the outbox now (after any removal under way). */
@@ -141,7 +142,7 @@ export function createRelay(deps: {
   }
 
   /** Publishes entries chunk by chunk; returns how many refs it handled. */
-  async function publishEntries(entries: UnpublishedRef[][], removal: 'now' | 'deferred' = 'now'): Promise<number> {
+  async function publishEntries(entries: UnpublishedRef[][], via: 'offer' | 'listing' = 'listing'): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
       checkpointLoaded = true;
@@ -157,7 +158,7 @@ export function createRelay(deps: {
       reading = i + 1 < chunks.length ? readChunk(chunks[i + 1]!) : null;
       // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
       reading?.catch(() => undefined);
-      handled += await publishChunk(chunks[i]!, commits, blocked, removal);
+      handled += await publishChunk(chunks[i]!, commits, blocked, via);
     }
     return handled;
   }
@@ -175,7 +176,7 @@ export function createRelay(deps: {
     entries: UnpublishedRef[][],
     commits: (Commit | null)[][],
     blocked: Set<string>,
-    removal: 'now' | 'deferred',
+    via: 'offer' | 'listing',
   ): Promise<number> {
     const ready: UnpublishedRef[] = [];
     const messages: { key: string; value: string }[] = [];
@@ -218,9 +219,12 @@ export function createRelay(deps: {
       offered.delete(ref.entry);
       listed.set(ref.entry, true);
     }
-    if (removal === 'deferred') removeLater([...ready, ...dropped]);
+    // Offered entries come one or two at a time: removed in batches. A listing's chunk is one already.
+    if (via === 'offer') removeLater([...ready, ...dropped]);
+    const entriesPublished = new Set(ready.map((r) => r.entry)).size;
+    if (entriesPublished > 0) metrics?.relayEntries.inc({ via }, entriesPublished);
     await Promise.all([
-      removal === 'now' ? eventStore.markPublished([...ready, ...dropped]) : null,
+      via === 'listing' ? eventStore.markPublished([...ready, ...dropped]) : null,
       unsegmented.length >= segmentSize ? writeSegment() : null,
     ]);
     if (dropped.length)

@@ -25,6 +25,17 @@ export function createMetrics() {
       help: 'Envelopes the relay published to the transport',
       registers: [registry],
     }),
+    relayEntries: new Counter({
+      name: 'cairn_relay_published_entries_total',
+      help: 'Outbox entries the relay published, by how it got them: offered by their writer, or listed',
+      labelNames: ['via'],
+      registers: [registry],
+    }),
+    relayListings: new Counter({
+      name: 'cairn_relay_listings_total',
+      help: 'Listings of the outbox by the relay',
+      registers: [registry],
+    }),
     relayBacklog: new Gauge({
       name: 'cairn_relay_backlog',
       help: 'Unpublished commits seen at the last relay poll',
