@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Namespace, newNamespace } from '../test/support/namespace.js';
 import { getText, metricValue } from './http.js';
 
 /**
@@ -45,17 +45,7 @@ export function engineEnv(): Record<string, string> {
 }
 
 /** Fresh names for one run: nothing is shared with another run, test or user. */
-export function namespace(): Record<string, string> {
-  const id = `bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  return {
-    S3_PREFIX: `${id}/`,
-    DATABASE_SCHEMA: id,
-    KAFKA_EVENTS_TOPIC: `${id}.events`,
-    KAFKA_CHANGES_TOPIC: `${id}.changes`,
-    KAFKA_PROJECTOR_GROUP: `${id}-projector`,
-    ELASTICSEARCH_INDEX_PREFIX: id.toLowerCase(),
-  };
-}
+export const namespace = (): Namespace => newNamespace('bench');
 
 /** The inherited environment minus anything that configures Cairn. */
 function baseEnv(): Record<string, string> {

@@ -10,11 +10,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createClient } from 'graphql-ws';
-import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import WebSocket from 'ws';
+import { dropNamespace } from '../test/support/namespace.js';
 import {
   diskBaselines,
   elasticsearchBaselines,
@@ -888,37 +886,7 @@ async function cleanup(): Promise<void> {
     rmSync(dataDir, { recursive: true, force: true });
     return;
   }
-  const s3 = s3Client(engines);
-  const bucket = engines.S3_BUCKET ?? 'cairn-events';
-  try {
-    let token: string | undefined;
-    do {
-      const page = await s3.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: ns.S3_PREFIX, ContinuationToken: token }),
-      );
-      const keys = (page.Contents ?? []).map((c) => ({ Key: c.Key! }));
-      if (keys.length)
-        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } finally {
-    s3.destroy();
-  }
-  const pgPool = new pg.Pool({ connectionString: engines.DATABASE_URL, max: 1 });
-  await pgPool.query(`DROP SCHEMA IF EXISTS "${ns.DATABASE_SCHEMA}" CASCADE`).finally(() => pgPool.end());
-  await fetch(`${engines.ELASTICSEARCH_URL}/${ns.ELASTICSEARCH_INDEX_PREFIX}-*`, { method: 'DELETE' }).catch(
-    () => undefined,
-  );
-  const kafka = new Kafka({
-    clientId: 'cairn-bench',
-    brokers: (engines.KAFKA_BROKERS ?? '').split(','),
-    logLevel: logLevel.NOTHING,
-  });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [ns.KAFKA_EVENTS_TOPIC!, ns.KAFKA_CHANGES_TOPIC!] }).catch(() => undefined);
-  await admin.deleteGroups([ns.KAFKA_PROJECTOR_GROUP!]).catch(() => undefined);
-  await admin.disconnect();
+  await dropNamespace(engines, ns);
 }
 
 // ---------------------------------------------------------------------------------------------------

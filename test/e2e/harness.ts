@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomId } from '../support/ids.js';
+import { dropNamespace, type Namespace, newNamespace } from '../support/namespace.js';
 
 /**
  * Starts whole Cairn processes for the e2e suite: `node --import tsx src/main.ts`, one per role set,
@@ -199,6 +199,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...options.env,
   };
   let dataDir: string | null = null;
+  let namespace: Namespace | null = null;
   let workers: Proc[] = [];
   let gatewayProcs: Proc[] = [];
   let timeoutMs: number;
@@ -219,18 +220,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   } else {
     // Imported here: vitest can only be loaded inside a test run, and the soak command is not one.
     const engines = options.engines ?? (await import('vitest')).inject('engines');
-    const id = randomId('e2e');
-    const env: Record<string, string> = {
-      ...common,
-      ...engines,
-      CAIRN_PROFILE: 'production',
-      S3_PREFIX: `${id}/`,
-      DATABASE_SCHEMA: id,
-      KAFKA_EVENTS_TOPIC: `${id}.events`,
-      KAFKA_CHANGES_TOPIC: `${id}.changes`,
-      KAFKA_PROJECTOR_GROUP: `${id}-projector`,
-      ELASTICSEARCH_INDEX_PREFIX: id.toLowerCase(),
-    };
+    namespace = newNamespace('e2e');
+    const env: Record<string, string> = { ...common, ...engines, CAIRN_PROFILE: 'production', ...namespace };
     const proc = (name: string, roles: string): Proc => ({
       name,
       env: { ...env, CAIRN_ROLES: roles },
@@ -290,7 +281,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     async stop() {
       await stopAll();
       if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-      await dropIndexes(processEnv);
+      if (namespace) await dropNamespace(processEnv, namespace);
     },
     logs: () =>
       all()
@@ -336,9 +327,3 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
  * Deletes a production cluster's Elasticsearch indexes: each cluster makes three, and a node holds
  * at most 1,000 shards, so runs that left theirs behind would eventually stop creating any.
  */
-async function dropIndexes(env: Record<string, string>): Promise<void> {
-  const url = env.ELASTICSEARCH_URL;
-  const prefix = env.ELASTICSEARCH_INDEX_PREFIX;
-  if (!url || !prefix) return;
-  await fetch(`${url}/${prefix}-*`, { method: 'DELETE', signal: AbortSignal.timeout(30_000) }).catch(() => undefined);
-}

@@ -23,6 +23,8 @@ export interface LoadOptions {
   createRatio?: number;
   /** A request with no answer after this long counts as a hang. @default 20_000 */
   hangMs?: number;
+  /** A mutation is retried this long (longer than any outage of the run) before it is abandoned. @default 180_000 */
+  retryBudgetMs?: number;
 }
 
 export interface Acknowledged {
@@ -56,18 +58,22 @@ export interface LoadResult {
 export interface RunningLoad {
   done: Promise<LoadResult>;
   stop(): void;
+  /** Ends the load at once, mid-retry too (the run failed; nothing is counted any more). */
+  abort(): Promise<void>;
   /** Acknowledged so far. */
   progress(): number;
 }
 
-type Answer = { ok: true; seq: number } | { ok: false; code: string; dependency: string | null } | { ok: null };
-
-const RETRY_BUDGET_MS = 180_000;
+type Answer =
+  | { ok: true; seq: number }
+  | { ok: false; code: string; message: string; dependency: string | null }
+  | { ok: null };
 
 export function startLoad(options: LoadOptions): RunningLoad {
   const { cluster, database, classId } = options;
   const createRatio = options.createRatio ?? 0.3;
   const hangMs = options.hangMs ?? 20_000;
+  const retryBudgetMs = options.retryBudgetMs ?? 180_000;
   const result: LoadResult = {
     acknowledged: [],
     finalSeq: new Map(),
@@ -78,6 +84,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
     resolvedFromHistory: 0,
   };
   let stopped = false;
+  let aborted = false;
   let counter = 0;
   const gateways = () => cluster.gateways.length;
   const api = (n: number) => new Api(() => cluster.gateways[n % gateways()]!.http);
@@ -108,7 +115,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
     const code = String(error.extensions?.code ?? 'NONE');
     const dependency = (error.extensions?.dependency as string | undefined) ?? null;
     result.errors.push({ code, dependency, ms: Date.now() - started, at: started });
-    return { ok: false, code, dependency };
+    return { ok: false, code, message: error.message, dependency };
   }
 
   /**
@@ -116,8 +123,8 @@ export function startLoad(options: LoadOptions): RunningLoad {
    * now (the faults go on): ask again, across gateways, until the retry budget is spent.
    */
   async function landed(id: string, key: string): Promise<number | null> {
-    const giveUpAt = Date.now() + RETRY_BUDGET_MS;
-    for (let n = 0; Date.now() < giveUpAt; n++) {
+    const giveUpAt = Date.now() + retryBudgetMs;
+    for (let n = 0; Date.now() < giveUpAt && !aborted; n++) {
       try {
         const res = await api(n).events('INSTANCE', aggregateIdOf(database, id));
         const events = res.body.data?.events;
@@ -130,17 +137,20 @@ export function startLoad(options: LoadOptions): RunningLoad {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
+    if (aborted) return null;
     throw new Error(`could not read the history of ${id}`);
   }
 
   /** One mutation, retried with the same key until acknowledged; returns the acknowledged seq. */
   async function mutate(client: number, op: 'create' | 'update', id: string, input: Record<string, unknown>) {
     const key = randomUUID();
-    const giveUpAt = Date.now() + RETRY_BUDGET_MS;
+    const giveUpAt = Date.now() + retryBudgetMs;
     let uncertain = false;
     for (let n = client, delay = 100; Date.now() < giveUpAt; n++, delay = Math.min(delay * 2, 2_000)) {
+      if (aborted) return null;
       const answer = await attempt(n, op, { ...input, idempotencyKey: key });
       if (answer.ok) return { seq: answer.seq, key };
+      if (aborted) return null;
       if (answer.ok === false && answer.code === 'CONFLICT' && uncertain) {
         const seq = await landed(id, key);
         if (seq !== null) {
@@ -152,7 +162,10 @@ export function startLoad(options: LoadOptions): RunningLoad {
         throw new Error(`mutation of ${id} answered ${answer.code}`);
       }
       if (answer.ok === false && answer.code === 'CONFLICT' && !uncertain) {
-        throw new Error(`mutation of ${id} answered CONFLICT with nothing in flight`);
+        throw new Error(
+          `mutation of ${id} (${JSON.stringify(input)}) answered CONFLICT with nothing in flight ` +
+            `from gateway ${n % gateways()}: ${answer.message}`,
+        );
       }
       uncertain = true;
       await new Promise((r) => setTimeout(r, delay));
@@ -181,6 +194,9 @@ export function startLoad(options: LoadOptions): RunningLoad {
         if (done) {
           target.seq = done.seq;
           record({ id: target.id, seq: done.seq, key: done.key, v });
+        } else {
+          // Abandoned (counted, the run fails): it may still land, so its seq is unknown from here.
+          mine.splice(mine.indexOf(target), 1);
         }
       }
     }
@@ -196,6 +212,11 @@ export function startLoad(options: LoadOptions): RunningLoad {
     done,
     stop: () => {
       stopped = true;
+    },
+    abort: async () => {
+      stopped = true;
+      aborted = true;
+      await done.catch(() => undefined);
     },
     progress: () => result.acknowledged.length,
   };

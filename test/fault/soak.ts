@@ -8,12 +8,18 @@ import { runFaultsUnderLoad } from './underLoad.js';
 
 /**
  * The faults-under-load run at a size chosen by a human: `npm run soak -- --mutations 20000
- * [--clients 16]`. Same faults and checks as test/fault/underLoad.fault.test.ts; prints the report
+ * [--clients 16] [--outage-seconds 0]` (how long each engine stays down after its probe). Same faults and checks as test/fault/underLoad.fault.test.ts; prints the report
  * and exits 1 when a guarantee did not hold.
  */
 const { values } = parseArgs({
-  options: { mutations: { type: 'string', default: '10000' }, clients: { type: 'string', default: '16' } },
+  options: {
+    mutations: { type: 'string', default: '10000' },
+    clients: { type: 'string', default: '16' },
+    'outage-seconds': { type: 'string', default: '0' },
+  },
 });
+const outageMs = Number(values['outage-seconds']) * 1000;
+if (!Number.isFinite(outageMs) || outageMs < 0) throw new Error('--outage-seconds must be a number ≥ 0');
 const mutations = Number(values.mutations);
 const clients = Number(values.clients);
 if (!Number.isInteger(mutations) || mutations < 1) throw new Error('--mutations must be a positive integer');
@@ -32,6 +38,7 @@ try {
     engines: {
       kill: (name) => killEngine(name),
       restart: async (name) => {
+        await new Promise((r) => setTimeout(r, outageMs));
         await ensureEngines({ only: [name], writeEnv: false, log: () => {} });
       },
     },
@@ -39,6 +46,8 @@ try {
     warmup: Math.max(100, Math.floor(mutations / 10)),
     atLeast: mutations,
     failFastMs: 6_000,
+    // Two engines go down back to back (MinIO, then PostgreSQL): a write may wait out both.
+    retryBudgetMs: 180_000 + 2 * outageMs,
     log: (line) => console.log(`[soak] ${line}`),
   });
   const codes: Record<string, number> = {};

@@ -27,6 +27,8 @@ export interface FaultRunOptions {
   atLeast: number;
   /** A request needing a down engine must be answered within this (the dependency timeout + slack). */
   failFastMs: number;
+  /** How long one mutation is retried before it counts as abandoned (see LoadOptions). */
+  retryBudgetMs?: number;
   log?: (line: string) => void;
 }
 
@@ -57,42 +59,49 @@ export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<Faul
     classId: 'k',
     clients: options.clients,
     mutations: Number.MAX_SAFE_INTEGER,
+    retryBudgetMs: options.retryBudgetMs,
   });
   const faults: string[] = [];
   const downProbes: FaultReport['downProbes'] = [];
-  await waitFor(() => (load.progress() >= options.warmup ? true : undefined), {
-    timeoutMs: 120_000,
-    what: 'the warm-up mutations',
-  });
-
-  for (const name of cluster.names()) {
-    await cluster.kill(name);
-    faults.push(`SIGKILL ${name} at ${load.progress()} acknowledged`);
-    log(faults[faults.length - 1]!);
-    await new Promise((r) => setTimeout(r, 1_500));
-    await cluster.start(name);
-  }
-
-  for (const engine of ['minio', 'pg', 'kafka', 'es'] as Engine[]) {
-    await options.engines.kill(engine);
-    faults.push(`SIGKILL ${engine} at ${load.progress()} acknowledged`);
-    log(faults[faults.length - 1]!);
-    downProbes.push(await probeWhileDown(engine));
-    await options.engines.restart(engine);
-    await waitFor(async () => ((await health(cluster.gateways[0]!.base)).status === 'ok' ? true : undefined), {
+  try {
+    await waitFor(() => (load.progress() >= options.warmup ? true : undefined), {
       timeoutMs: 120_000,
-      intervalMs: 500,
-      what: `the gateway to see ${engine} again`,
+      what: 'the warm-up mutations',
     });
-    log(`${engine} back at ${load.progress()} acknowledged`);
-  }
 
-  // Every process must serve again by itself: the load goes on a while after the last fault.
-  const target = Math.max(load.progress() + options.warmup, options.atLeast);
-  await waitFor(() => (load.progress() >= target ? true : undefined), {
-    timeoutMs: 120_000 + options.atLeast * 50,
-    what: 'mutations to be acknowledged after the faults',
-  });
+    for (const name of cluster.names()) {
+      await cluster.kill(name);
+      faults.push(`SIGKILL ${name} at ${load.progress()} acknowledged`);
+      log(faults[faults.length - 1]!);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await cluster.start(name);
+    }
+
+    for (const engine of ['minio', 'pg', 'kafka', 'es'] as Engine[]) {
+      await options.engines.kill(engine);
+      faults.push(`SIGKILL ${engine} at ${load.progress()} acknowledged`);
+      log(faults[faults.length - 1]!);
+      downProbes.push(await probeWhileDown(engine));
+      await options.engines.restart(engine);
+      await waitFor(async () => ((await health(cluster.gateways[0]!.base)).status === 'ok' ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        what: `the gateway to see ${engine} again`,
+      });
+      log(`${engine} back at ${load.progress()} acknowledged`);
+    }
+
+    // Every process must serve again by itself: the load goes on a while after the last fault.
+    const target = Math.max(load.progress() + options.warmup, options.atLeast);
+    await waitFor(() => (load.progress() >= target ? true : undefined), {
+      timeoutMs: 120_000 + options.atLeast * 50,
+      what: 'mutations to be acknowledged after the faults',
+    });
+  } catch (e) {
+    // A failed run must not leave clients writing into the cluster being torn down.
+    await load.abort();
+    throw e;
+  }
   load.stop();
   const result = await load.done;
   log(`load done: ${result.acknowledged.length} acknowledged`);
