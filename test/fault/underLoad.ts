@@ -1,3 +1,4 @@
+import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
 import { Api, aggregateIdOf } from '../e2e/api.js';
 import type { Cluster } from '../e2e/harness.js';
 import { randomId } from '../support/ids.js';
@@ -111,7 +112,8 @@ export async function runFaultsUnderLoad(options: FaultRunOptions): Promise<Faul
   let pending = [...result.finalSeq];
   await waitFor(
     async () => {
-      const answers = await Promise.all(pending.map(([id, seq]) => api().instance(database, id, seq)));
+      // Bounded: a soak leaves tens of thousands of instances (one socket each would exhaust the descriptors).
+      const answers = await mapLimit(pending, 32, ([id, seq]) => api().instance(database, id, seq));
       pending = pending.filter((_, i) => (answers[i]!.body.errors?.length ?? 0) > 0);
       return pending.length === 0 ? true : undefined;
     },
