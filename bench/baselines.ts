@@ -113,7 +113,7 @@ export async function s3Baselines(env: Record<string, string>, prefix: string, o
         c === 1
           ? engine(latencyFigure(id, name, r.latencies, params(c)))
           : engine(
-              rateFigure(id, name, 'req/s', r.latencies.length, r.seconds, r.windowRates, {
+              rateFigure(id, name, 'req/s', r.completed, r.seconds, r.windowRates, {
                 ...params(c),
                 requestP50Ms: round(pct(r.latencies, 50), 2),
                 requestP99Ms: round(pct(r.latencies, 99), 2),
@@ -197,7 +197,7 @@ export async function postgresBaselines(env: Record<string, string>, o: Baseline
           'engine.pg.rate',
           'postgres SELECT 1 rate (32 clients)',
           'queries/s',
-          many.latencies.length,
+          many.completed,
           many.seconds,
           many.windowRates,
           {
@@ -467,7 +467,7 @@ export async function diskBaselines(dir: string, o: BaselineOptions): Promise<Fi
           'engine.disk.create.c32',
           'disk create+fsync rate (32 clients)',
           'files/s',
-          c32.latencies.length,
+          c32.completed,
           c32.seconds,
           c32.windowRates,
           params(32),

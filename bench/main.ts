@@ -734,7 +734,7 @@ async function queries(): Promise<void> {
     add(
       latencyFigure(id, name, r.latencies, {
         concurrency: P.queryClients,
-        ratePerSecond: round(r.latencies.length / r.seconds, 1),
+        ratePerSecond: round(r.completed / r.seconds, 1),
         errors: r.errors,
         durationMs: P.queryMs,
         instancesInDatabase: pool.ids.length,

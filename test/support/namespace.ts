@@ -75,10 +75,13 @@ export async function dropNamespace(engines: EngineEndpoints, ns: Namespace): Pr
 
 /** Drops the namespaces of the owners above born before `bornBefore`; returns how many it found. */
 export async function sweepNamespaces(engines: EngineEndpoints, bornBefore: number): Promise<number> {
+  const owned = (names: string[]) => names.filter((n) => ownedId(n, bornBefore) !== null);
   const names = await Promise.all([
     listSchemas(engines).catch(() => []),
     listTopics(engines).catch(() => []),
-    listPrefixes(engines).catch(() => []),
+    listPrefixes(engines)
+      .then((prefixes) => nonEmpty(engines, owned(prefixes)))
+      .catch(() => []),
     listIndexes(engines).catch(() => []),
   ]);
   const ids = new Set(names.flat().flatMap((n) => ownedId(n, bornBefore) ?? []));
@@ -129,6 +132,27 @@ async function listPrefixes(engines: EngineEndpoints): Promise<string[]> {
     client.destroy();
   }
   return out;
+}
+
+/**
+ * The prefixes holding at least one object. MinIO keeps listing a prefix whose only content was an
+ * object being written when it was killed (an empty folder on disk, no object to delete).
+ */
+async function nonEmpty(engines: EngineEndpoints, prefixes: string[]): Promise<string[]> {
+  const client = s3(engines);
+  try {
+    const found = await Promise.all(
+      prefixes.map(async (prefix) => {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucketOf(engines), Prefix: prefix, MaxKeys: 1 }),
+        );
+        return (page.KeyCount ?? 0) > 0 ? prefix : null;
+      }),
+    );
+    return found.filter((p): p is string => p !== null);
+  } finally {
+    client.destroy();
+  }
 }
 
 async function dropObjects(engines: EngineEndpoints, all: Namespace[]): Promise<void> {
