@@ -90,7 +90,7 @@ export function createRelay(deps: {
   let removing: Promise<void> = Promise.resolve();
   let removalTimer: ReturnType<typeof setTimeout> | null = null;
 
-  /** One pass: publishes up to about READ_AHEAD × batchSize commits; returns how many refs it handled. */
+  /** One listing: lists up to READ_AHEAD × batchSize outbox refs and publishes them; returns how many it handled. */
   async function publishBatch(): Promise<number> {
     // Entries published but not removed yet would be listed, and published, again.
     await flushRemovals();
