@@ -157,8 +157,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     // Recorded at the ledger's reservation time: conflicting writes then read in the order they were serialized.
     const recordedAt = new Date(reservation.reservedAt).toISOString();
     const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, recordedAt);
+    let indexed: Promise<void>;
     try {
-      await appendWithRetry(commit);
+      ({ indexed } = await appendWithRetry(commit));
     } catch (e) {
       if (isEventAlreadyExists(e)) {
         const fresher = await repository.load(target);
@@ -170,7 +171,11 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
       settleInBackground(commit);
       throw e;
     }
-    sequenceStore.confirm(key, nextSeq).catch(() => undefined);
+    // Acknowledged on the commit; confirmed once its outbox entry is written too. Until then the
+    // reservation stays unconfirmed, which is what sends the outbox repair to a commit left without
+    // an entry (this process dying, or the entry's write failing and its re-sends below too).
+    const confirm = () => sequenceStore.confirm(key, nextSeq).catch(() => undefined);
+    indexed.then(confirm, () => settleInBackground(commit, confirm));
     const after = applyCommits(state, [commit]);
     repository.remember(after);
     const last = commit.envelopes[commit.envelopes.length - 1]!;
@@ -193,13 +198,17 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Re-sending identical bytes is safe: the store accepts an identical commit at its own position. */
-  async function appendWithRetry(commit: Commit): Promise<void> {
+  /**
+   * Resolves once the commit is durable, with the promise of its outbox entry. Re-sending identical
+   * bytes is safe: the store accepts an identical commit at its own position.
+   */
+  async function appendWithRetry(commit: Commit): Promise<{ indexed: Promise<void> }> {
     const deadline = Date.now() + timeout;
     for (let delay = 50; ; delay *= 2) {
       try {
-        await withDeadline('eventStore', Math.max(100, deadline - Date.now()), () => eventStore.append(commit));
-        return;
+        return await withDeadline('eventStore', Math.max(100, deadline - Date.now()), () =>
+          eventStore.appendCommit(commit),
+        );
       } catch (e) {
         if (!isUnavailable(e) || Date.now() + delay >= deadline) throw e;
         await new Promise((r) => setTimeout(r, delay));
@@ -207,11 +216,12 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     }
   }
 
-  function settleInBackground(commit: Commit): void {
+  function settleInBackground(commit: Commit, onStored?: () => unknown): void {
     const giveUpAt = Date.now() + abandonedMs / 2;
     const retry = async (delay: number): Promise<void> => {
       try {
         await eventStore.append(commit);
+        onStored?.();
       } catch (e) {
         if (isUnavailable(e) && Date.now() + delay < giveUpAt) {
           await new Promise((r) => setTimeout(r, delay));

@@ -103,6 +103,15 @@ export interface EventStore {
   append(commit: Commit): Promise<void>;
 
   /**
+   * `append`, answering as soon as the commit itself is durable: `indexed` settles when its outbox
+   * entry is written too (or rejects when it could not be; the commit stays stored). For writers
+   * that acknowledge on the commit and confirm their ledger reservation only once it is indexed: an
+   * unconfirmed reservation is what leads the outbox repair to a commit without an entry. Rejects as
+   * `append` does when the commit's own write fails.
+   */
+  appendCommit(commit: Commit): Promise<{ indexed: Promise<void> }>;
+
+  /**
    * Commits of one aggregate with seq > afterSeq (default 0), in seq order, at most `limit`
    * (default all). One bounded listing of the aggregate's own keys; an unknown aggregate gives [].
    */

@@ -203,6 +203,16 @@ for (const [clientName, make] of CLIENTS) {
         failEntries = false;
         await store.append(structuredClone(orphan));
         expect((await store.listUnpublished(10)).map((r) => r.commit)).toEqual([orphan]);
+        await store.markPublished(await store.listUnpublished(10));
+
+        // appendCommit answers on the commit: the failed entry only rejects `indexed`.
+        failEntries = true;
+        const early = makeCommit('INSTANCE', 'db/early', 1);
+        const { indexed } = await store.appendCommit(early);
+        expect(await store.readCommits([early])).toEqual([early]);
+        await expect(indexed).rejects.toBeInstanceOf(UnavailableError);
+        expect(await store.listUnpublished(10)).toEqual([]);
+        failEntries = false;
       } finally {
         destroy(api);
         await deletePrefix(prefix);

@@ -169,12 +169,10 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
 
     it('appends nothing when the event store fails, answers UNAVAILABLE, and the next write has no gap', async () => {
       const real = ports().eventStore;
-      const failing: EventStore = {
-        ...real,
-        append: async () => {
-          throw new UnavailableError('s3', new Error('injected'));
-        },
+      const fail = async (): Promise<never> => {
+        throw new UnavailableError('s3', new Error('injected'));
       };
+      const failing: EventStore = { ...real, append: fail, appendCommit: fail };
       const svc = service();
       const db = await seed(svc);
       const broken = service({ eventStore: failing });
@@ -189,6 +187,45 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       );
       expect(ok).toBe('OK');
       expect(await seqs(db)).toEqual([1, 2]);
+    });
+
+    it('acknowledges on the stored commit and confirms the reservation only once its outbox entry is written', async () => {
+      const real = ports().eventStore;
+      const { sequenceStore } = ports();
+      let openGate = (): void => {};
+      const gate = new Promise<void>((r) => {
+        openGate = r;
+      });
+      let failIndex = false;
+      const slowIndex: EventStore = {
+        ...real,
+        appendCommit: async (commit) => {
+          const { indexed } = await real.appendCommit(commit);
+          return {
+            indexed: gate.then(() => (failIndex ? Promise.reject(new UnavailableError('s3')) : indexed)),
+          };
+        },
+      };
+      const svc = service();
+      const db = await seed(svc);
+      const key = `INSTANCE:${db}/i`;
+      const gated = service({ eventStore: slowIndex });
+      expect(await codeOf(gated.execute(update(db, 1, 5), meta))).toBe('OK');
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 1 });
+      openGate();
+      await waitFor(async () => ((await sequenceStore.get(key))?.confirmedSeq === 2 ? true : undefined), {
+        timeoutMs: 5_000,
+        what: 'the confirmation after the entry',
+      });
+
+      // The entry's write fails: the same bytes are sent again in the background, then confirmed.
+      failIndex = true;
+      expect(await codeOf(gated.execute(update(db, 2, 6), meta))).toBe('OK');
+      await waitFor(async () => ((await sequenceStore.get(key))?.confirmedSeq === 3 ? true : undefined), {
+        timeoutMs: 5_000,
+        what: 'the re-sent append to be confirmed',
+      });
+      expect(await seqs(db)).toEqual([1, 2, 3]);
     });
 
     it('completes an append whose writer died between its commit and its outbox entry, and gives back a burned seq', async () => {

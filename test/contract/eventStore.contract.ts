@@ -150,6 +150,16 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       await expect(store.append(sameIdsOtherPayload)).rejects.toBeInstanceOf(EventAlreadyExistsError);
     });
 
+    it('appendCommit answers once the commit is readable; its entry is listed once indexed', async () => {
+      const c = makeCommit('INSTANCE', 'db/early', 1);
+      const { indexed } = await store.appendCommit(c);
+      expect(await store.readCommits([ref(c)])).toEqual([c]);
+      await indexed;
+      expect(plain(await store.listUnpublished(10))).toEqual([indexRefOf(c)]);
+      const taken = makeCommit('INSTANCE', 'db/early', 1);
+      await expect(store.appendCommit(taken)).rejects.toBeInstanceOf(EventAlreadyExistsError);
+    });
+
     it('lets exactly one of N concurrent appends at one position win', async () => {
       const contenders = Array.from({ length: 8 }, () => makeCommit('INSTANCE', 'db/race', 1));
       const results = await Promise.allSettled(contenders.map((c) => store.append(c)));

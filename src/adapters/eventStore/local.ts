@@ -251,6 +251,12 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
   };
 
   const store: EventStore = {
+    // Commit and marker are durable together here: nothing is left to index afterwards.
+    async appendCommit(commit) {
+      await store.append(commit);
+      return { indexed: Promise.resolve() };
+    },
+
     async append(commit) {
       assertValidCommit(commit);
       try {

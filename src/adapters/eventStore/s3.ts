@@ -255,13 +255,21 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
   const store: EventStore = {
     async append(commit) {
+      await (await store.appendCommit(commit)).indexed;
+    },
+
+    async appendCommit(commit) {
       assertValidCommit(commit);
       const text = serializeCommit(commit);
       // The commit first, then its outbox entry: an entry then proves its commits landed, so it can
       // carry them (the relay reads one object per group instead of one per commit). A writer dying
-      // in between leaves an unacknowledged commit without an entry: the outbox repair re-appends it.
+      // in between leaves a commit without an entry and its reservation unconfirmed: the outbox
+      // repair re-appends it.
       await putCommit(commit, text);
-      await putEntry(commit, text);
+      const indexed = putEntry(commit, text);
+      // Handled here too: a caller that only wanted the commit must not see an unhandled rejection.
+      indexed.catch(() => undefined);
+      return { indexed };
     },
 
     async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
