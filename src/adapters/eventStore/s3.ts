@@ -232,10 +232,18 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
   };
 
   /** Reads group entries' bodies (in parallel) until `limit` refs are listed, in key order. */
+  /**
+   * Reads entries in key order, `concurrency` at a time, until `limit` refs. Every entry read is kept
+   * (reading one and dropping it was a GET and a parse for nothing); once the refs per entry are
+   * known, the last window reads only about as many entries as are still needed.
+   */
   const readEntries = async (keys: string[], limit: number): Promise<UnpublishedRef[]> => {
     const refs: UnpublishedRef[] = [];
-    for (let i = 0; i < keys.length && refs.length < limit; i += concurrency) {
-      const window = keys.slice(i, i + concurrency);
+    for (let i = 0; i < keys.length && refs.length < limit; ) {
+      const perEntry = i > 0 ? Math.max(1, refs.length / i) : 1;
+      const size = i > 0 ? Math.min(concurrency, Math.ceil((limit - refs.length) / perEntry)) : concurrency;
+      const window = keys.slice(i, i + size);
+      i += window.length;
       const read = await mapLimit(window, concurrency, async (key) => {
         const entry = key.slice(prefix.length);
         const marker = parseIndexKey(entry);
@@ -245,10 +253,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         if (text === null) return [];
         return refsOfEntry(entry, parseGroupEntry(entry, text));
       });
-      for (const entryRefs of read) {
-        if (refs.length >= limit) break;
-        refs.push(...entryRefs);
-      }
+      for (const entryRefs of read) refs.push(...entryRefs);
     }
     return refs;
   };
