@@ -191,6 +191,13 @@ for (const [clientName, make] of CLIENTS) {
         expect(new Set(listed.map((r) => r.entry)).size).toBe(entryPuts.length);
         expect(gets).toBe(entryPuts.length); // one read per entry, none per commit
         for (const r of listed) expect(r.commit).toEqual(commits.find((c) => c.aggregateId === r.aggregateId));
+
+        // A short listing returns whole entries, and every entry it read (none read for nothing).
+        gets = 0;
+        const some = await store.listUnpublished(3);
+        expect(some.length).toBeGreaterThanOrEqual(3);
+        expect(new Set(some.map((r) => r.entry)).size).toBe(gets);
+        expect(some).toEqual(listed.slice(0, some.length));
         await store.markPublished(listed);
 
         // The commit lands but its entry cannot be written: not acknowledged (UNAVAILABLE), and
