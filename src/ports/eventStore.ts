@@ -97,8 +97,8 @@ export interface EventStore {
    * writes): readCommits then gives null for it. The relay must leave such a marker alone until it
    * is older than any append can take, and may then drop it (the append was never acknowledged).
    * Where the outbox entry is written after the commit (a group entry), a writer that dies between
-   * the two leaves a commit without an entry: it was never acknowledged, its ledger reservation
-   * stays unconfirmed, and the outbox repair (app/outboxRepair.ts) re-appends it.
+   * the two leaves a commit without an entry (acknowledged or not, see appendCommit): its ledger
+   * reservation stays unconfirmed, and the outbox repair (app/outboxRepair.ts) re-appends it.
    */
   append(commit: Commit): Promise<void>;
 

@@ -231,7 +231,6 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     throw new UnavailableError(DEPENDENCY, cause);
   };
 
-  /** Reads group entries' bodies (in parallel) until `limit` refs are listed, in key order. */
   /**
    * Reads entries in key order, `concurrency` at a time, until `limit` refs. Every entry read is kept
    * (reading one and dropping it was a GET and a parse for nothing); once the refs per entry are
