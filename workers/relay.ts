@@ -21,6 +21,10 @@ import type { Transport } from '../src/ports/transport.js';
  * removal publishes again, and the projector's registry makes that harmless. Because the index holds
  * every unpublished commit whatever its date, a late or clock-skewed write cannot be skipped.
  *
+ * Through a backlog the next page is listed (after the last entry of this one) while this one is
+ * published, and a chunk's entries are removed while the next chunk is published; every MAX_PAGES
+ * pages the listing starts from the beginning again, where entries written behind the pages wait.
+ *
  * Fast path: an entry offered by the process that wrote it (AppendSignal) is published and removed
  * without listing or reading the outbox. Listing stays the truth: it still runs every poll interval
  * (and on a plain wake, and until a backlog is drained), so a lost or refused offer only waits.
@@ -37,8 +41,13 @@ export interface Relay {
   status(): { running: boolean; lastError: string | null; publishedTotal: number; backlog: number };
 }
 
-/** Relay batches listed per pass, so that reading one overlaps publishing the one before. */
+/** Relay batches listed per page, so that reading one overlaps publishing the one before. */
 const READ_AHEAD = 4;
+/**
+ * Pages listed one after the other through a backlog before the outbox is listed from its beginning
+ * again (where an entry written behind the pages, late or clock-skewed, waits until then).
+ */
+const MAX_PAGES = 16;
 /** Offered entries held at most; beyond, an offer is refused and the next listing finds the entry. */
 const MAX_OFFERED = 10_000;
 /** Listed entries remembered, so that an offer arriving after its entry was listed is not published again. */
@@ -72,6 +81,7 @@ export function createRelay(deps: {
   /** Markers whose commit is not (yet) readable: first seen at. */
   const missingSince = new Map<string, number>();
   let running = false;
+  let stopping = false;
   let loop: Promise<void> | null = null;
   let wakeUp: (() => void) | null = null;
   let woken = false;
@@ -80,6 +90,8 @@ export function createRelay(deps: {
   let checkpoint: RelayCheckpoint = { publishedTotal: 0, lastPublishedAt: null, lastRef: null };
   let checkpointLoaded = false;
   let lastCheckpointWrite = 0;
+  /** Checkpoint writes, one after the other (an older one never lands last). */
+  let checkpointSaving: Promise<void> = Promise.resolve();
   /** Offered entries not yet published, in the order offered (entry key → its refs). */
   const offered = new Map<string, UnpublishedRef[]>();
   const listed = new Lru<string, true>(LISTED_MEMORY);
@@ -90,19 +102,39 @@ export function createRelay(deps: {
   let removing: Promise<void> = Promise.resolve();
   let removalTimer: ReturnType<typeof setTimeout> | null = null;
 
-  /** One listing: lists up to READ_AHEAD × batchSize outbox refs and publishes them; returns how many it handled. */
+  /**
+   * One listing from the beginning of the outbox, publishing up to READ_AHEAD × batchSize refs; while
+   * listings come back full (a backlog), the next page is listed after the last entry of the one
+   * being published, up to MAX_PAGES pages. Returns how many refs it handled.
+   */
   async function publishBatch(): Promise<number> {
     // Entries published but not removed yet would be listed, and published, again.
     await flushRemovals();
     lastListAt = Date.now();
     const limit = options.batchSize * READ_AHEAD;
-    const refs = await eventStore.listUnpublished(limit);
+    // Shared by the pages: a commit held back keeps its aggregate's later commits back on later pages too.
+    const blocked = new Set<string>();
+    let handled = 0;
+    let listing: Promise<UnpublishedRef[]> | null = listPage(limit);
+    for (let page = 1; listing; page++) {
+      const refs: UnpublishedRef[] = await listing;
+      const full = refs.length >= limit;
+      listing = full && page < MAX_PAGES && !stopping ? listPage(limit, refs[refs.length - 1]!.entry) : null;
+      // Handled in case publishing this page fails first (the pass is then retried from the beginning).
+      listing?.catch(() => undefined);
+      // A full last page means more backlog: list again at once. Otherwise what was written since is offered.
+      if (full && !listing) listWanted = true;
+      handled += await publishEntries(entriesOf(refs), 'listing', blocked);
+    }
+    return handled;
+  }
+
+  async function listPage(limit: number, after?: string): Promise<UnpublishedRef[]> {
+    const refs = await eventStore.listUnpublished(limit, { after });
     metrics?.relayListings.inc();
     backlog = refs.length;
     metrics?.relayBacklog.set(refs.length);
-    // A full listing means a backlog: list again at once. Otherwise what was written since is offered.
-    if (refs.length >= limit) listWanted = true;
-    return publishEntries(entriesOf(refs));
+    return refs;
   }
 
   /** One pass over offered entries: publishes up to about READ_AHEAD × batchSize refs, in the order offered. */
@@ -142,24 +174,39 @@ export function createRelay(deps: {
   }
 
   /** Publishes entries chunk by chunk; returns how many refs it handled. */
-  async function publishEntries(entries: UnpublishedRef[][], via: 'offer' | 'listing' = 'listing'): Promise<number> {
+  async function publishEntries(
+    entries: UnpublishedRef[][],
+    via: 'offer' | 'listing',
+    blocked = new Set<string>(),
+  ): Promise<number> {
     if (!checkpointLoaded) {
       checkpoint = (await eventStore.getCheckpoint<RelayCheckpoint>('relay')) ?? checkpoint;
       checkpointLoaded = true;
     }
     const chunks = chunksOf(entries, options.batchSize);
-    // Chunks are published in order, one after the other (per-aggregate order); the commits the
-    // next chunk's entries do not carry are read while this one is published and its entries removed.
-    const blocked = new Set<string>();
+    // Chunks are published in order, one after the other (per-aggregate order). The commits the next
+    // chunk's entries do not carry are read, and the previous chunk's entries removed, while this one
+    // is published.
     let handled = 0;
     let reading = chunks.length > 0 ? readChunk(chunks[0]!) : null;
-    for (let i = 0; reading; i++) {
-      const commits = await reading;
-      reading = i + 1 < chunks.length ? readChunk(chunks[i + 1]!) : null;
-      // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
-      reading?.catch(() => undefined);
-      handled += await publishChunk(chunks[i]!, commits, blocked, via);
+    let cleaning: Promise<void> = Promise.resolve();
+    try {
+      for (let i = 0; reading; i++) {
+        const commits = await reading;
+        reading = i + 1 < chunks.length ? readChunk(chunks[i + 1]!) : null;
+        // Handled in case publishing this chunk fails first (the pass is then retried as a whole).
+        reading?.catch(() => undefined);
+        const chunk = await publishChunk(chunks[i]!, commits, blocked, via);
+        await cleaning;
+        cleaning = chunk.cleanUp;
+        handled += chunk.handled;
+      }
+    } catch (e) {
+      // Never left running: the listing that retries the pass must not find these entries half removed.
+      await cleaning.catch(() => undefined);
+      throw e;
     }
+    await cleaning;
     return handled;
   }
 
@@ -171,13 +218,16 @@ export function createRelay(deps: {
     return entries.map((refs) => refs.map((r) => r.commit ?? byRef.get(r) ?? null));
   }
 
-  /** Publishes one chunk of entries, then removes them; returns how many refs it handled. */
+  /**
+   * Publishes one chunk of entries; returns how many refs it handled and its clean-up under way
+   * (removing the entries, a segment, the checkpoint), which the next chunk's publication overlaps.
+   */
   async function publishChunk(
     entries: UnpublishedRef[][],
     commits: (Commit | null)[][],
     blocked: Set<string>,
     via: 'offer' | 'listing',
-  ): Promise<number> {
+  ): Promise<{ handled: number; cleanUp: Promise<void> }> {
     const ready: UnpublishedRef[] = [];
     const messages: { key: string; value: string }[] = [];
     const dropped: UnpublishedRef[] = [];
@@ -223,24 +273,32 @@ export function createRelay(deps: {
     if (via === 'offer') removeLater([...ready, ...dropped]);
     const entriesPublished = new Set(ready.map((r) => r.entry)).size;
     if (entriesPublished > 0) metrics?.relayEntries.inc({ via }, entriesPublished);
-    await Promise.all([
-      via === 'listing' ? eventStore.markPublished([...ready, ...dropped]) : null,
-      unsegmented.length >= segmentSize ? writeSegment() : null,
-    ]);
     if (dropped.length)
       logger.warn('relay dropped markers of commits that never landed', { refs: dropped.map(plainIndexRef) });
+    let saveCheckpoint = false;
     if (ready.length > 0) {
       checkpoint = {
         publishedTotal: checkpoint.publishedTotal + messages.length,
         lastPublishedAt: new Date().toISOString(),
         lastRef: plainIndexRef(ready[ready.length - 1]!),
       };
-      if (Date.now() - lastCheckpointWrite > 1000) {
-        lastCheckpointWrite = Date.now();
-        await eventStore.putCheckpoint('relay', checkpoint);
-      }
+      saveCheckpoint = Date.now() - lastCheckpointWrite > 1000;
+      if (saveCheckpoint) lastCheckpointWrite = Date.now();
     }
-    return ready.length + dropped.length;
+    const saved = checkpoint;
+    const cleanUp = Promise.all([
+      via === 'listing' ? eventStore.markPublished([...ready, ...dropped]) : null,
+      unsegmented.length >= segmentSize ? writeSegment() : null,
+      saveCheckpoint ? saveInTurn(saved) : null,
+    ]).then(() => undefined);
+    // Awaited by the caller; handled here in case publishing the next chunk fails first.
+    cleanUp.catch(() => undefined);
+    return { handled: ready.length + dropped.length, cleanUp };
+  }
+
+  function saveInTurn(saved: RelayCheckpoint): Promise<void> {
+    checkpointSaving = checkpointSaving.catch(() => undefined).then(() => eventStore.putCheckpoint('relay', saved));
+    return checkpointSaving;
   }
 
   /**
@@ -321,6 +379,7 @@ export function createRelay(deps: {
     start() {
       if (running) return;
       running = true;
+      stopping = false;
       loop = run();
     },
     wake() {
@@ -343,6 +402,7 @@ export function createRelay(deps: {
     },
     async stop() {
       running = false;
+      stopping = true;
       wakeUp?.();
       await loop;
       await Promise.all([flushRemovals(), writeSegment()]);

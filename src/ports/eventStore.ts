@@ -131,8 +131,13 @@ export interface EventStore {
    * it past `limit`. One aggregate's commits are listed in seq order when one writer appended them
    * (appends through several writers race as they do in any outbox: the projector repairs a gap
    * from the store).
+   *
+   * `after` (an `UnpublishedRef.entry` of an earlier listing) lists only the entries whose key sorts
+   * after that entry's: a relay lists its backlog's next page while it publishes this one. Entries
+   * written behind such a page (a late or clock-skewed commit) are found only by a listing from the
+   * beginning, so a chain of these must start again from there.
    */
-  listUnpublished(limit: number): Promise<UnpublishedRef[]>;
+  listUnpublished(limit: number, options?: { after?: string }): Promise<UnpublishedRef[]>;
 
   /**
    * Removes the outbox entries holding these refs after their commits were published: the whole

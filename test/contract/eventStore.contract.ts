@@ -225,6 +225,33 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       expect(plain(await store.listUnpublished(100))).toEqual([indexRefOf(twelfth)]);
     });
 
+    it('lists the outbox page after page from a listed entry; one written behind the pages only from the beginning', async () => {
+      const t = (ms: number): string => new Date(Date.UTC(2026, 0, 1, 23, 59, 59) + ms).toISOString();
+      const commits = Array.from({ length: 9 }, (_, i) => recordedAt(makeCommit('INSTANCE', `db/q${i}`, 1), t(i * 10)));
+      await appendAll(store, commits);
+
+      const pages: UnpublishedRef[][] = [];
+      let after: string | undefined;
+      for (let page = await store.listUnpublished(2); page.length > 0; ) {
+        pages.push(page);
+        after = page[page.length - 1]!.entry;
+        page = await store.listUnpublished(2, { after });
+      }
+      expect(pages.length).toBeGreaterThan(1);
+      expect(plain(pages.flat())).toEqual(commits.map(indexRefOf));
+
+      // Recorded before the last page (a slow writer, a skewed clock): not after it, first from the beginning.
+      const late = recordedAt(makeCommit('INSTANCE', 'db/late', 1), t(-60_000));
+      await another().append(late);
+      expect(await store.listUnpublished(100, { after })).toEqual([]);
+      expect(plain(await store.listUnpublished(1))).toEqual([indexRefOf(late)]);
+
+      // After an entry already removed: still what sorts after its key.
+      await store.markPublished(pages[0]!);
+      const rest = await store.listUnpublished(100, { after: pages[0]![pages[0]!.length - 1]!.entry });
+      expect(plain(rest)).toEqual(commits.slice(pages[0]!.length).map(indexRefOf));
+    });
+
     it('lists concurrent appends once each, whole entries, each aggregate in seq order', async () => {
       // As a writer appends: an aggregate's next commit only after its previous one was appended.
       const ids = ['db/p0', 'db/p1', 'db/p2', 'db/p3'];

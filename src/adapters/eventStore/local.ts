@@ -222,11 +222,16 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   };
 
-  /** Keys under `prefix` (ending in '/') whose file name matches `file`, in key order, lazily. */
-  async function* walk(prefix: string, file: { test(name: string): boolean }): AsyncGenerator<string> {
+  /**
+   * Keys under `prefix` (ending in '/') whose file name matches `file`, in key order, lazily; with
+   * `after`, only keys sorting after it (a folder wholly before it is not opened).
+   */
+  async function* walk(prefix: string, file: { test(name: string): boolean }, after?: string): AsyncGenerator<string> {
     for (const e of await listDir(abs(prefix))) {
-      if (e.isDir) yield* walk(prefix + e.key, file);
-      else if (file.test(e.name)) yield prefix + e.name;
+      const key = prefix + e.key;
+      if (e.isDir) {
+        if (after === undefined || key > after || after.startsWith(key)) yield* walk(key, file, after);
+      } else if (file.test(e.name) && (after === undefined || key > after)) yield key;
     }
   }
 
@@ -300,11 +305,11 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       }
     },
 
-    async listUnpublished(limit) {
+    async listUnpublished(limit, { after } = {}) {
       const refs: UnpublishedRef[] = [];
       if (limit <= 0) return refs;
       try {
-        for await (const entry of walk(UNPUBLISHED_PREFIX, OUTBOX_FILE)) {
+        for await (const entry of walk(UNPUBLISHED_PREFIX, OUTBOX_FILE, after)) {
           const marker = parseIndexKey(entry);
           if (marker) refs.push({ ...marker, entry });
           else {

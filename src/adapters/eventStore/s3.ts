@@ -231,30 +231,45 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     throw new UnavailableError(DEPENDENCY, cause);
   };
 
+  /** One outbox entry's refs: a marker names its commit, a group entry carries its commits. */
+  const readEntry = async (key: string): Promise<UnpublishedRef[]> => {
+    const entry = key.slice(prefix.length);
+    const marker = parseIndexKey(entry);
+    if (marker) return [{ ...marker, entry }];
+    const text = await getText(key);
+    // Removed by a relay meanwhile: published already.
+    if (text === null) return [];
+    return refsOfEntry(entry, parseGroupEntry(entry, text));
+  };
+
   /**
-   * Reads entries in key order, `concurrency` at a time, until `limit` refs. Every entry read is kept
-   * (reading one and dropping it was a GET and a parse for nothing); once the refs per entry are
-   * known, the last window reads only about as many entries as are still needed.
+   * Reads entries in key order, `concurrency` in flight, until about `limit` refs. A read starts as
+   * soon as one ends (no window waits for its slowest GET) while the refs read, plus what the reads
+   * in flight should bring at the refs per entry seen so far, fall short of `limit`. Every entry
+   * read is kept (reading one and dropping it was a GET and a parse for nothing).
    */
   const readEntries = async (keys: string[], limit: number): Promise<UnpublishedRef[]> => {
-    const refs: UnpublishedRef[] = [];
-    for (let i = 0; i < keys.length && refs.length < limit; ) {
-      const perEntry = i > 0 ? Math.max(1, refs.length / i) : 1;
-      const size = i > 0 ? Math.min(concurrency, Math.ceil((limit - refs.length) / perEntry)) : concurrency;
-      const window = keys.slice(i, i + size);
-      i += window.length;
-      const read = await mapLimit(window, concurrency, async (key) => {
-        const entry = key.slice(prefix.length);
-        const marker = parseIndexKey(entry);
-        if (marker) return [{ ...marker, entry }];
-        const text = await getText(key);
-        // Removed by a relay meanwhile: published already.
-        if (text === null) return [];
-        return refsOfEntry(entry, parseGroupEntry(entry, text));
-      });
-      for (const entryRefs of read) refs.push(...entryRefs);
-    }
-    return refs;
+    const read: UnpublishedRef[][] = [];
+    let started = 0;
+    let finished = 0;
+    let refs = 0;
+    let failed = false;
+    const wanted = () => refs + (started - finished) * (finished > 0 ? Math.max(1, refs / finished) : 1) < limit;
+    const reader = async (): Promise<void> => {
+      while (!failed && started < keys.length && wanted()) {
+        const i = started++;
+        try {
+          read[i] = await readEntry(keys[i]!);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+        refs += read[i]!.length;
+        finished++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, keys.length)) }, reader));
+    return read.flat();
   };
 
   const store: EventStore = {
@@ -300,12 +315,13 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       });
     },
 
-    async listUnpublished(limit) {
+    async listUnpublished(limit, { after } = {}) {
       const listPrefix = k(UNPUBLISHED_PREFIX);
+      const startAfter = after === undefined ? undefined : k(after);
       const keys: string[] = [];
       let token: string | undefined;
       while (keys.length < limit) {
-        const res = await list(listPrefix, limit - keys.length, token);
+        const res = await list(listPrefix, limit - keys.length, token, startAfter);
         for (const key of res.keys) {
           const name = key.slice(key.lastIndexOf('/') + 1);
           if (MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name)) keys.push(key);
