@@ -175,8 +175,9 @@ export class CairnProcess {
     return getText(`${this.base}/metrics`);
   }
 
+  /** One metric's value (the sum of its series), fetched alone: polling it costs the process little. */
   async metric(name: string): Promise<number> {
-    return metricValue(await this.metrics(), name) ?? 0;
+    return metricValue(await getText(`${this.base}/metrics?name=${encodeURIComponent(name)}`), name) ?? 0;
   }
 
   /** SIGTERM, then SIGKILL after a grace period. Resolves when the process has exited. */

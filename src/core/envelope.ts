@@ -50,16 +50,29 @@ export interface EnvelopeContext {
 
 export const newEventId = (): string => randomUUID();
 
-export const serializeEnvelope = (e: Envelope): string => JSON.stringify(e);
+/**
+ * The text each envelope parsed as it is (no upcast) was read from. Envelopes are immutable, so
+ * serializing one again is those very bytes: a relay passing commits from the store to the
+ * transport does not stringify what it just parsed.
+ */
+const readFrom = new WeakMap<Envelope, string>();
+
+export const serializeEnvelope = (e: Envelope): string => readFrom.get(e) ?? JSON.stringify(e);
 
 /** Parses and upcasts an envelope read from storage or the transport. Throws on a malformed one. */
-export const parseEnvelope = (text: string): Envelope => upcast(JSON.parse(text) as Envelope);
+export const parseEnvelope = (text: string): Envelope => {
+  const parsed = JSON.parse(text) as Envelope;
+  const envelope = upcast(parsed);
+  // An upcaster returns a new object (never rewrites the parsed one), so this holds only as read.
+  if (envelope === parsed) readFrom.set(envelope, text);
+  return envelope;
+};
 
 const upcast = (e: Envelope): Envelope => {
   if (typeof e.envelopeVersion !== 'number' || e.envelopeVersion > ENVELOPE_VERSION) {
     throw new Error(`Unsupported envelope version ${String(e.envelopeVersion)}`);
   }
-  // Version 1 is the only version so far; older shapes would be rewritten here.
+  // Version 1 is the only version so far; an older shape would be rewritten here into a new object.
   return e;
 };
 

@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { resolvers } from '../../resolvers/index.js';
 import { withRequestBudget } from '../app/deadline.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { type Metrics, renderNamed } from '../observability/metrics.js';
 import { createRequestContext, type GatewayContext, type GatewayServices } from './context.js';
 import { createErrorFormatter, withoutStacktrace } from './errors.js';
 import type { HealthReport } from './health.js';
@@ -120,8 +120,10 @@ export async function startHttpServer(deps: {
       return sendJson(res, report.status === 'down' ? 503 : 200, report);
     }
     if (url.pathname === '/metrics') {
+      const names = url.searchParams.getAll('name');
+      const text = names.length > 0 ? await renderNamed(metrics.registry, names) : await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
+      res.end(text);
       return;
     }
     if (url.pathname !== '/graphql' || !graphql || !services) throw new HttpError(404, 'Not found');

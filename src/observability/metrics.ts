@@ -104,3 +104,21 @@ export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Seconds from an ISO time to `now`, for the lag histograms (0 if the clocks disagree the other way). */
 export const secondsSince = (iso: string, now = Date.now()): number => Math.max(0, (now - Date.parse(iso)) / 1000);
+
+const SAMPLE_SUFFIX = /_(sum|count|bucket)$/;
+
+/**
+ * The exposition of the named metrics only (`/metrics?name=…`): a poller watching one counter (the
+ * bench, a script) costs the process one metric's rendering, not a full scrape with the default
+ * process metrics collected. A histogram's `_sum`/`_count`/`_bucket` name selects the histogram;
+ * an unknown name selects nothing.
+ */
+export async function renderNamed(registry: Registry, names: string[]): Promise<string> {
+  const found = new Set<string>();
+  for (const name of names) {
+    const metric = registry.getSingleMetric(name) ? name : name.replace(SAMPLE_SUFFIX, '');
+    if (registry.getSingleMetric(metric)) found.add(metric);
+  }
+  const parts = await Promise.all([...found].map((name) => registry.getSingleMetricAsString(name)));
+  return parts.map((p) => `${p}\n`).join('');
+}

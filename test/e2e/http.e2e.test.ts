@@ -350,6 +350,24 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
     }
   });
 
+  it('/metrics?name= answers only the metrics named (a histogram by its _count too), nothing for an unknown name', async () => {
+    await api().newDatabase();
+    const named = async (...names: string[]) => {
+      const res = await fetch(`${gateway().base}/metrics?${names.map((n) => `name=${n}`).join('&')}`);
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const families = (text: string) => [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
+
+    expect(families(await named('cairn_mutation_duration_seconds_count'))).toEqual(['cairn_mutation_duration_seconds']);
+    const two = await named('cairn_subscriptions_active', 'cairn_mutation_duration_seconds');
+    expect(families(two).sort()).toEqual(['cairn_mutation_duration_seconds', 'cairn_subscriptions_active']);
+    expect(two).toMatch(/^cairn_mutation_duration_seconds_count\{.*\} [1-9]\d*$/m);
+    expect(await named('cairn_no_such_metric')).toBe('');
+    // The full scrape holds more (the process metrics among them).
+    expect(families(await (await fetch(`${gateway().base}/metrics`)).text()).length).toBeGreaterThan(5);
+  });
+
   it('/metrics shows how long each stage after a mutation took (relay, projector, change delivery)', async () => {
     // Embedded: one process has every role; production: each stage is measured by its own process.
     const base = (role: string) =>
