@@ -115,6 +115,8 @@ export function createProjector(deps: ProjectorDeps): Projector {
       const doc = current.get(key);
       let state: AggregateState = known.get(key) ?? (doc ? docToState(doc) : initialState(ref));
       const fromSeq = state.seq;
+      /** The doc of `state` once made (for its notification), so the read model gets the same one. */
+      let stateDoc: ProjectedDoc | null = null;
       for (const { envelope, fence } of list) {
         if (envelope.seq <= state.seq) {
           // Already projected (duplicate or stale). A takeover (fence > 1) of an event whose effect is
@@ -132,16 +134,18 @@ export function createProjector(deps: ProjectorDeps): Projector {
           for (const missing of commits.filter((c) => c.seq < envelope.seq).flatMap((c) => c.envelopes)) {
             if (missing.kind !== 'domain' || missing.seq <= state.seq) continue;
             state = applyCommits(state, [{ ...ref, seq: missing.seq, envelopes: [missing] }]);
-            changes.push(notification(missing, stateToDoc(state)));
+            stateDoc = stateToDoc(state);
+            changes.push(notification(missing, stateDoc));
           }
         }
         state = evolve(state, { type: envelope.type, payload: envelope.payload } as AnyDomainEvent, {
           seq: envelope.seq,
           occurredAt: envelope.occurredAt,
         });
-        changes.push(notification(envelope, stateToDoc(state)));
+        stateDoc = stateToDoc(state);
+        changes.push(notification(envelope, stateDoc));
       }
-      if (state.seq > fromSeq) docs.push(stateToDoc(state));
+      if (state.seq > fromSeq) docs.push(stateDoc ?? stateToDoc(state));
       reached.set(key, state);
     }
     return { docs, changes, reached };

@@ -89,6 +89,56 @@ describe('kafka change feed', () => {
     await feed.close();
   });
 
+  it('carries a publish in few messages and keeps each aggregate in order on a topic of 3 partitions', async () => {
+    const topic = randomId('cairn-changes-');
+    topics.push(topic);
+    const feed = createKafkaChangeFeed({ kafka, topic, partitions: 3, maxMessageBytes: 16 * 1024 });
+    const received: ChangeNotification[] = [];
+    await feed.subscribe((changes) => received.push(...changes));
+    const ids = Array.from({ length: 12 }, (_, i) => `${randomId('d')}/i${i}`);
+    const published: ChangeNotification[] = [];
+    for (let round = 0; round < 3; round++) {
+      const changes = Array.from({ length: 100 }, (_, i) => makeChange(ids[i % ids.length]!, round * 100 + i + 1));
+      await feed.publish(changes);
+      published.push(...changes);
+    }
+    await waitFor(() => (received.length >= published.length ? true : undefined), { timeoutMs: 30_000 });
+    expect(received).toHaveLength(published.length);
+    for (const id of ids) {
+      const seqs = received.filter((c) => c.aggregateId === id).map((c) => c.seq);
+      expect(seqs).toEqual(published.filter((c) => c.aggregateId === id).map((c) => c.seq));
+    }
+    expect(received.find((c) => c.seq === 1)).toEqual(published[0]);
+    // 300 changes of ~600 bytes, 16 KiB messages: a handful per partition and publish, not 300.
+    const admin = kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    const messages = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+    expect(offsets.filter((o) => Number(o.high) > 0).length).toBeGreaterThan(1);
+    expect(messages).toBeLessThan(40);
+    expect(messages).toBeGreaterThanOrEqual(9);
+    await feed.close();
+  });
+
+  it('delivers a message holding one notification, as older projectors wrote it', async () => {
+    const topic = randomId('cairn-changes-');
+    topics.push(topic);
+    const feed = createKafkaChangeFeed({ kafka, topic });
+    const received: ChangeNotification[] = [];
+    await feed.subscribe((changes) => received.push(...changes));
+    const single = makeChange(`${randomId('d')}/old`, 7);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ key: 'INSTANCE:x', value: JSON.stringify(single) }] });
+    await producer.disconnect();
+    await feed.publish([makeChange(single.aggregateId, 8)]);
+    await waitFor(() => (received.length >= 2 ? true : undefined), { timeoutMs: 30_000 });
+    expect(received.map((c) => c.seq)).toEqual([7, 8]);
+    expect(received[0]).toEqual(single);
+    await feed.close();
+  });
+
   it('measures publish → deliver latency', async () => {
     const feed = newFeed();
     const id = `${randomId('d')}/i`;
