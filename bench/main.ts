@@ -423,6 +423,8 @@ async function rebuild(): Promise<void> {
       commits: number;
       aggregates: number;
       seconds: number;
+      source: string;
+      readFromStore?: number;
     };
     add(
       rateFigure(
@@ -436,6 +438,8 @@ async function rebuild(): Promise<void> {
           commits: out.commits,
           envelopes: out.commits * 2,
           aggregates: out.aggregates,
+          source: out.source,
+          readFromStore: out.readFromStore ?? 0,
           cliWallSeconds: round(run.wallMs / 1000, 2),
           ...cpuSince(before),
         },

@@ -15,7 +15,10 @@ Commands (production profile: they read the same environment variables as the pr
   migrate                  Apply pending PostgreSQL migrations (idempotent).
   check [--repair]         Compare the event store with the read model (seq + content hash per
                            aggregate), print the drift, and with --repair rewrite drifted docs.
-  rebuild                  Drop the read model and rebuild it from the event store.
+  rebuild [--full]         Drop the read model and rebuild it from the event store: from the commit
+                           copies (outbox, segments) checked against the ledger, reading by key what
+                           they lack; --full lists every commit key instead (use it when the ledger
+                           was lost or restored apart from the bucket).
   replay [--type T --id I] [--reverse]
                            Publish stored envelopes to the transport again (all, or one aggregate;
                            --reverse: one aggregate newest first, as a reordering transport would);
@@ -34,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
       type: { type: 'string' },
       id: { type: 'string' },
       reverse: { type: 'boolean' },
+      full: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -71,10 +75,15 @@ async function main(argv: string[]): Promise<number> {
         await adapters.readModel.reset();
         const started = Date.now();
         const result = await rebuildReadModel(adapters, {
+          full: values.full ?? false,
           onProgress: (p) => process.stderr.write(`\r${p.commits} commits, ${p.aggregates} aggregates`),
         });
         process.stderr.write('\n');
         print({ ...result, seconds: (Date.now() - started) / 1000 });
+        if (result.notInLedger)
+          process.stderr.write(
+            `warning: ${result.notInLedger} aggregates are not in the ledger; \`rebuild --full\` verifies them against every commit key\n`,
+          );
         return 0;
       }
       case 'replay': {

@@ -153,6 +153,14 @@ export interface EventStore {
   scan(options?: { aggregateType?: AggregateType; pageSize?: number }): AsyncIterable<Commit>;
 
   /**
+   * Optional: every commit this store holds a copy of (outbox group entries, then segments), in no
+   * useful order, some more than once, and not necessarily all of them: most of the store read with
+   * few requests and without listing every commit key. Whoever needs every commit completes it
+   * against the ledger (app/rebuild.ts); `scan` stays the complete read.
+   */
+  scanCopies?(): AsyncIterable<Commit>;
+
+  /**
    * Optional read accelerator: stores copies of commits already in the store together, in one object
    * (the relay writes one per few hundred commits it published), so a scan reads many commits with
    * one request instead of one each. The commit keys stay the truth: a scan still lists every commit

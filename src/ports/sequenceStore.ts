@@ -93,6 +93,12 @@ export interface SequenceStore {
    * to their confirmed seq are not listed; a later reserve lists the key again.
    */
   unconfirmed(reservedBefore: number, limit: number): Promise<LedgerEntry[]>;
+  /**
+   * Every row in key order after `afterKey` (null: from the first), at most `limit`: the ledger page
+   * by page. A rebuild checks what it read from commit copies against it (every aggregate's
+   * confirmed seq says how far its commits must reach).
+   */
+  entries(afterKey: string | null, limit: number): Promise<LedgerEntry[]>;
   /** Resolves when the store can serve; rejects with UnavailableError otherwise. */
   ping(): Promise<void>;
 }

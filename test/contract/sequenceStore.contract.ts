@@ -229,6 +229,27 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect(await store.liveChildren(k('nobody'), 10)).toEqual([]);
     });
 
+    it('pages through every row in byte order of the key', async () => {
+      const names = ['b', 'a/x', 'a', 'B', 'a-1', 'c', 'é'];
+      for (const n of names) await createLive(k(n));
+      await store.confirm(k('c'), 1);
+      const read: LedgerEntry[] = [];
+      // Other tests' keys may sort among ours: page from our prefix, keep ours, stop past them.
+      for (let after: string | null = prefix; ; ) {
+        const page = await store.entries(after, 2);
+        expect(page.length).toBeLessThanOrEqual(2);
+        read.push(...page.filter((e) => e.key.startsWith(prefix)));
+        if (page.length < 2 || !page[page.length - 1]!.key.startsWith(prefix)) break;
+        after = page[page.length - 1]!.key;
+      }
+      const bytewise = names.map(k).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      expect(read.map((e) => e.key)).toEqual(bytewise);
+      expect(read.find((e) => e.key === k('c'))).toMatchObject({ seq: 1, live: true, confirmedSeq: 1 });
+      const first = await store.entries(null, 1);
+      expect(first).toHaveLength(1);
+      expect(await store.entries(first[0]!.key, 1)).not.toEqual(first);
+    });
+
     describe('unconfirmed', () => {
       /** A cut-off after every reservation of the run, whatever the store's clock. */
       const FAR = Date.UTC(3000, 0, 1);

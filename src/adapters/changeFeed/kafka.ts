@@ -209,8 +209,8 @@ export function messagesOf(
   const byPartition = new Map<number, string[]>();
   for (const c of changes) {
     const partition = partitionOf(`${c.aggregateType}:${c.aggregateId}`, partitions);
-    let texts = byPartition.get(partition);
-    if (!texts) byPartition.set(partition, (texts = []));
+    const texts = byPartition.get(partition) ?? [];
+    if (texts.length === 0) byPartition.set(partition, texts);
     texts.push(JSON.stringify(c));
   }
   const messages: { partition: number; value: string }[] = [];

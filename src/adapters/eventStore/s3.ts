@@ -372,6 +372,36 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       }
     },
 
+    async *scanCopies() {
+      // The outbox first: an entry removed after this listing had its commits published, and the
+      // relay copies published commits into segments (a copy missing from both is found by whoever
+      // completes this read against the ledger).
+      for (let after: string | undefined; ; ) {
+        const refs = await store.listUnpublished(1000, { after });
+        if (refs.length === 0) break;
+        for (const ref of refs) if (ref.commit) yield ref.commit;
+        after = refs[refs.length - 1]!.entry;
+      }
+      const segmentKeys: string[] = [];
+      let token: string | undefined;
+      do {
+        const res = await list(k(SEGMENTS_PREFIX), MAX_KEYS, token);
+        segmentKeys.push(...res.keys);
+        token = res.nextContinuationToken;
+      } while (token !== undefined);
+      // A window of segments at a time (a few hundred commits each): memory stays bounded.
+      for (let i = 0; i < segmentKeys.length; i += concurrency) {
+        const texts = await mapLimit(segmentKeys.slice(i, i + concurrency), concurrency, getText);
+        for (const text of texts) {
+          for (const [key, body] of parseCopyLines(text ?? '')) {
+            const commit = copyOf(body);
+            // A copy must be the commit of its key; anything else is left to the completion.
+            if (commit && commitKey(commit) === key) yield commit;
+          }
+        }
+      }
+    },
+
     async writeSegment(commits) {
       if (commits.length === 0) return;
       commits.forEach(assertValidCommit);

@@ -143,6 +143,13 @@ export async function createLocalSequenceStore(options: LocalSequenceStoreOption
       return listed;
     },
 
+    async entries(afterKey, limit) {
+      const keys = [...entries.keys()].filter((key) => afterKey === null || key > afterKey).sort();
+      const page = keys.slice(0, Math.max(0, limit)).map((key) => ({ ...entries.get(key)! }));
+      await journal.barrier();
+      return page;
+    },
+
     ping: () => journal.barrier(),
     compact: () => journal.compact(),
     close: () => journal.close(),

@@ -73,6 +73,11 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
       `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE parent = $1 AND live ORDER BY key LIMIT $2`,
       schema,
     ),
+    // Keys are non-empty and `key` sorts byte-wise (COLLATE "C"): a range scan of the primary key.
+    entries: withSchema(
+      `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE key > coalesce($1::text, '') ORDER BY key LIMIT $2`,
+      schema,
+    ),
     // The predicate repeats the partial index's (migration 005) so the planner can use it. `reserved_at <
     // $1 ms` equals `floor(ms(reserved_at)) < $1` (the reservedAt `get` answers) for a whole $1, and
     // stays sargable.
@@ -138,6 +143,11 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
 
     async unconfirmed(reservedBefore, limit) {
       const { rows } = await runQuery<EntryRow>(pool, sql.unconfirmed, [reservedBefore, Math.max(0, limit)]);
+      return rows.map(toEntry);
+    },
+
+    async entries(afterKey, limit) {
+      const { rows } = await runQuery<EntryRow>(pool, sql.entries, [afterKey, Math.max(0, limit)]);
       return rows.map(toEntry);
     },
 
