@@ -71,13 +71,23 @@ export function createRelay(deps: {
   transport: Transport;
   logger: Logger;
   metrics?: Metrics;
-  options: { batchSize: number; pollIntervalMs: number; missingCommitGraceMs?: number; segmentSize?: number };
+  options: {
+    batchSize: number;
+    pollIntervalMs: number;
+    missingCommitGraceMs?: number;
+    /** Commits per segment. @default 500 */
+    segmentSize?: number;
+    /** A published commit waits at most about this long for its segment (a quiet relay writes a short one). @default 5000 */
+    segmentMaxAgeMs?: number;
+  };
 }): Relay {
   const { eventStore, transport, logger, metrics, options } = deps;
   const graceMs = options.missingCommitGraceMs ?? 30_000;
   const segmentSize = options.segmentSize ?? 500;
-  /** Published commits not yet copied into a segment (see EventStore.writeSegment). */
+  const segmentMaxAgeMs = options.segmentMaxAgeMs ?? 5_000;
+  /** Published commits not yet copied into a segment (see EventStore.writeSegment), since when. */
   let unsegmented: Commit[] = [];
+  let unsegmentedSince = 0;
   /** Markers whose commit is not (yet) readable: first seen at. */
   const missingSince = new Map<string, number>();
   let running = false;
@@ -262,6 +272,7 @@ export function createRelay(deps: {
       metrics?.relayPublished.inc(messages.length);
       metrics?.relayLastPublish.set(now / 1000);
     }
+    if (unsegmented.length === 0) unsegmentedSince = Date.now();
     unsegmented.push(...published);
     // Handled here, so not again from an offer (one that arrives later included). An entry held
     // back (its commit not readable yet) stays offerable: its offer carries the commit.
@@ -288,7 +299,7 @@ export function createRelay(deps: {
     const saved = checkpoint;
     const cleanUp = Promise.all([
       via === 'listing' ? eventStore.markPublished([...ready, ...dropped]) : null,
-      unsegmented.length >= segmentSize ? writeSegment() : null,
+      segmentDue() ? writeSegment() : null,
       saveCheckpoint ? saveInTurn(saved) : null,
     ]).then(() => undefined);
     // Awaited by the caller; handled here in case publishing the next chunk fails first.
@@ -313,6 +324,10 @@ export function createRelay(deps: {
     missingSince.delete(id);
     return true;
   }
+
+  /** A full segment, or published commits that waited long enough (a rebuild reads a copy faster than a key). */
+  const segmentDue = (): boolean =>
+    unsegmented.length >= segmentSize || (unsegmented.length > 0 && Date.now() - unsegmentedSince >= segmentMaxAgeMs);
 
   /**
    * Copies the published commits into one segment object, which makes a rebuild read them in one
@@ -361,6 +376,7 @@ export function createRelay(deps: {
     while (running) {
       try {
         const handled = await pass();
+        if (segmentDue()) await writeSegment();
         lastError = null;
         backoff = options.pollIntervalMs;
         if (handled === 0 && offered.size === 0) await sleep(options.pollIntervalMs);

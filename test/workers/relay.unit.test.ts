@@ -319,6 +319,25 @@ describe('relay on a backlog (listing page after page)', () => {
     expectPublishedOnceInOrder([...commits, late]);
   });
 
+  it('copies published commits into a segment once they waited long enough, fewer than a segment holds', async () => {
+    const commits = await backlog(1, 3);
+    const segments: string[][] = [];
+    relay = createRelay({
+      eventStore: {
+        ...store,
+        writeSegment: async (copied) => {
+          segments.push(copied.map((c) => `${c.aggregateId}@${c.seq}`));
+        },
+      },
+      transport: createInProcessTransport({}),
+      logger: createLogger('silent'),
+      options: { batchSize: 3, pollIntervalMs: 20, segmentSize: 500, segmentMaxAgeMs: 100 },
+    });
+    relay.start();
+    await until(() => segments.length > 0, 2_000);
+    expect(segments.flat()).toEqual(commits.map((c) => `${c.aggregateId}@${c.seq}`));
+  });
+
   it("when removing a page's entries fails, publishes them again and loses nothing", async () => {
     const commits = await backlog(3, 10);
     let removals = 0;
