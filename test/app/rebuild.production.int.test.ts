@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
-import { httpS3Api, type S3Api } from '../../src/adapters/eventStore/s3Api.js';
+import { createS3EventStore } from '../../src/adapters/eventStore/s3.js';
+import type { S3Api } from '../../src/adapters/eventStore/s3Api.js';
 import { createPostgresIdempotencyStore } from '../../src/adapters/idempotencyStore/postgres.js';
 import { migrate } from '../../src/adapters/postgres/migrate.js';
 import { quoteIdent } from '../../src/adapters/postgres/sql.js';
@@ -16,6 +16,7 @@ import type { EventStore, UnpublishedRef } from '../../src/ports/eventStore.js';
 import type { ProjectedDoc } from '../../src/ports/readModel.js';
 import type { SequenceStore } from '../../src/ports/sequenceStore.js';
 import { randomId } from '../support/ids.js';
+import { TEST_BUCKET, testS3Api } from '../support/s3.js';
 
 const schemas: string[] = [];
 const meta = { idempotencyKey: null, actor: 'test', correlationId: 'c' };
@@ -26,16 +27,7 @@ beforeAll(async () => {
   const env = inject('engines');
   pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10 });
   pool.on('error', () => undefined);
-  s3 = httpS3Api({
-    endpoint: env.S3_ENDPOINT,
-    region: env.S3_REGION,
-    forcePathStyle: true,
-    accessKeyId: env.S3_ACCESS_KEY_ID,
-    secretAccessKey: env.S3_SECRET_ACCESS_KEY,
-    bucket: 'cairn-test',
-    timeoutMs: 5_000,
-  });
-  await ensureBucket(s3, 'cairn-test');
+  s3 = await testS3Api();
 });
 afterAll(async () => {
   for (const schema of schemas) await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
@@ -48,7 +40,7 @@ async function stores(): Promise<{ eventStore: EventStore; sequenceStore: Sequen
   const schema = randomId('cairn_rb_');
   schemas.push(schema);
   await migrate(pool, { schema });
-  const eventStore = createS3EventStore({ s3, bucket: 'cairn-test', prefix: `${randomId('rb')}/` });
+  const eventStore = createS3EventStore({ s3, bucket: TEST_BUCKET, prefix: `${randomId('rb')}/` });
   const sequenceStore = createPostgresSequenceStore({ pool, schema });
   const service = createCommandService({
     eventStore,

@@ -128,19 +128,25 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       return parseCommit(text);
     });
 
+  /** The keys of every segment, in key order (time order: segment names start with their time). */
+  const listSegmentKeys = async (): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await list(k(SEGMENTS_PREFIX), MAX_KEYS, token);
+      keys.push(...res.keys);
+      token = res.nextContinuationToken;
+    } while (token !== undefined);
+    return keys;
+  };
+
   /**
    * Commit copies held by segments, by full commit key (raw text, parsed when used), for the keys
    * under `scanPrefix`, up to the memory budget; empty when there are no segments.
    */
   const loadSegments = async (scanPrefix: string): Promise<Map<string, string>> => {
     const copies = new Map<string, string>();
-    const segmentKeys: string[] = [];
-    let token: string | undefined;
-    do {
-      const res = await list(k(SEGMENTS_PREFIX), MAX_KEYS, token);
-      segmentKeys.push(...res.keys);
-      token = res.nextContinuationToken;
-    } while (token !== undefined);
+    const segmentKeys = await listSegmentKeys();
     let bytes = 0;
     await mapLimit(segmentKeys, concurrency, async (key) => {
       if (bytes >= segmentCacheBytes) return;
@@ -382,13 +388,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         for (const ref of refs) if (ref.commit) yield ref.commit;
         after = refs[refs.length - 1]!.entry;
       }
-      const segmentKeys: string[] = [];
-      let token: string | undefined;
-      do {
-        const res = await list(k(SEGMENTS_PREFIX), MAX_KEYS, token);
-        segmentKeys.push(...res.keys);
-        token = res.nextContinuationToken;
-      } while (token !== undefined);
+      const segmentKeys = await listSegmentKeys();
       // A window of segments at a time (a few hundred commits each): memory stays bounded.
       for (let i = 0; i < segmentKeys.length; i += concurrency) {
         const texts = await mapLimit(segmentKeys.slice(i, i + concurrency), concurrency, getText);
