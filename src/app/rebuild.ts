@@ -24,6 +24,11 @@ export interface RebuildOptions {
   pageSize?: number;
   /** List every commit key (`EventStore.scan`) even when copies and a ledger could be used. */
   full?: boolean;
+  /**
+   * Rebuilding from copies keeps every aggregate's seq in memory (~200 bytes each); a ledger with
+   * more rows than this is rebuilt by the scan, which streams. @default 1_000_000
+   */
+  maxAggregatesInMemory?: number;
   onProgress?: (p: { commits: number; aggregates: number }) => void;
 }
 
@@ -42,9 +47,23 @@ export async function rebuildReadModel(
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const { sequenceStore } = deps;
-  if (!options.full && sequenceStore && deps.eventStore.scanCopies)
-    return rebuildFromCopies(deps.eventStore, sequenceStore, deps.readModel, options);
+  if (!options.full && sequenceStore && deps.eventStore.scanCopies) {
+    const reserved = await reservedSeqs(sequenceStore, options.maxAggregatesInMemory ?? 1_000_000);
+    if (reserved) return rebuildFromCopies(deps.eventStore, reserved, deps.readModel, options);
+  }
   return rebuildFromScan(deps.eventStore, deps.readModel, options);
+}
+
+/** The reserved seq of every aggregate (how far its commits can reach), or null past `max` rows. */
+async function reservedSeqs(sequenceStore: SequenceStore, max: number): Promise<Map<string, number> | null> {
+  const reserved = new Map<string, number>();
+  for (let after: string | null = null; ; ) {
+    const page = await sequenceStore.entries(after, LEDGER_PAGE);
+    for (const entry of page) reserved.set(entry.key, entry.seq);
+    if (reserved.size > max) return null;
+    if (page.length < LEDGER_PAGE) return reserved;
+    after = page[page.length - 1]!.key;
+  }
 }
 
 /** Bulk writes of docs, one in flight while the caller reads on; a failure fails the next flush. */
@@ -108,19 +127,10 @@ const firstSeqOf = (c: Commit): number => {
 
 async function rebuildFromCopies(
   eventStore: EventStore,
-  sequenceStore: SequenceStore,
+  reserved: Map<string, number>,
   readModel: ReadModel,
   options: RebuildOptions,
 ): Promise<RebuildResult> {
-  // The reserved seq of every aggregate: how far its commits can reach.
-  const reserved = new Map<string, number>();
-  for (let after: string | null = null; ; ) {
-    const page = await sequenceStore.entries(after, LEDGER_PAGE);
-    for (const entry of page) reserved.set(entry.key, entry.seq);
-    if (page.length < LEDGER_PAGE) break;
-    after = page[page.length - 1]!.key;
-  }
-
   let commits = 0;
   let aggregates = 0;
   const writer = docWriter(readModel, options, () => ({ commits, aggregates }));

@@ -155,6 +155,15 @@ describe('rebuild from commit copies checked against the ledger (S3 + PostgreSQL
     const expected = await docsOf(full, keys);
     expect(expected).toHaveLength(keys.length);
     expect(await docsOf(fast, keys)).toEqual(expected);
+
+    // A ledger larger than the copies path may hold in memory: the scan, which streams.
+    const capped = createMemoryReadModel();
+    const streamed = await rebuildReadModel(
+      { eventStore, sequenceStore, readModel: capped },
+      { maxAggregatesInMemory: 5 },
+    );
+    expect(streamed).toMatchObject({ source: 'scan', commits: all.length, aggregates: keys.length });
+    expect(await docsOf(capped, keys)).toEqual(expected);
   });
 
   it('keeps an aggregate the ledger does not know as its copies have it, and says so', async () => {
