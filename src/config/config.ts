@@ -36,6 +36,7 @@ export interface Config {
     changesTopic: string;
     partitions: number;
     sessionTimeoutMs: number;
+    fetchMaxWaitMs: number;
     projectorGroup: string;
   };
   elasticsearch: { url: string; indexPrefix: string };
@@ -111,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
       changesTopic: s('KAFKA_CHANGES_TOPIC'),
       partitions: n('KAFKA_PARTITIONS'),
       sessionTimeoutMs: n('KAFKA_SESSION_TIMEOUT_MS'),
+      fetchMaxWaitMs: n('KAFKA_FETCH_MAX_WAIT_MS'),
       projectorGroup: s('KAFKA_PROJECTOR_GROUP'),
     },
     elasticsearch: { url: s('ELASTICSEARCH_URL'), indexPrefix: s('ELASTICSEARCH_INDEX_PREFIX') },

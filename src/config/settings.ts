@@ -172,6 +172,13 @@ export const SETTINGS = [
     doc: 'Projector consumer session: how long a dead projector keeps its partitions before others take them.',
   },
   {
+    name: 'KAFKA_FETCH_MAX_WAIT_MS',
+    kind: 'int',
+    default: '500',
+    min: 1,
+    doc: 'How long an idle consumer fetch (projector, gateway change feed) waits at the broker. A fetch returns as soon as data arrives, so this only sets how often an idle consumer polls.',
+  },
+  {
     name: 'KAFKA_PROJECTOR_GROUP',
     kind: 'string',
     default: 'cairn-projector',
@@ -188,7 +195,7 @@ export const SETTINGS = [
   {
     name: 'RELAY_POLL_INTERVAL_MS',
     kind: 'int',
-    default: '100',
+    default: '1000',
     min: 10,
     doc: 'The relay lists the outbox at least this often. A safety net: each append signals its outbox entry at once (in process, or by PostgreSQL NOTIFY in the production profile) and the relay publishes it without listing.',
   },

@@ -106,12 +106,14 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       heartbeatIntervalMs: Math.min(3_000, config.kafka.sessionTimeoutMs / 3),
       partitionsConsumedConcurrently: config.projector.concurrency,
+      maxWaitTimeInMs: config.kafka.fetchMaxWaitMs,
     },
   });
   const changeFeed = createKafkaChangeFeed({
     kafka,
     topic: config.kafka.changesTopic,
     partitions: config.kafka.partitions,
+    maxWaitTimeInMs: config.kafka.fetchMaxWaitMs,
   });
   const sequenceStore = createPostgresSequenceStore({ pool, schema });
   return {

@@ -10,7 +10,10 @@ export interface KafkaConsumerOptions {
   heartbeatIntervalMs?: number;
   /** How long the broker waits for every member to rejoin during a rebalance. @default 60_000 */
   rebalanceTimeoutMs?: number;
-  /** Fetch long-poll; a fetch returns as soon as data arrives, so this is not added latency. @default 100 */
+  /**
+   * Fetch long-poll: a fetch returns as soon as data arrives, so this only sets how often an idle
+   * consumer asks (each empty fetch costs the consumer and the broker CPU). @default 500
+   */
   maxWaitTimeInMs?: number;
   /** Partitions handled at once by one consumer (`handle` may then run concurrently). @default 1 */
   partitionsConsumedConcurrently?: number;
@@ -95,7 +98,7 @@ export function createKafkaTransport({
     sessionTimeoutMs = 30_000,
     heartbeatIntervalMs = 3_000,
     rebalanceTimeoutMs = 60_000,
-    maxWaitTimeInMs = 100,
+    maxWaitTimeInMs = 500,
     partitionsConsumedConcurrently = 1,
     maxBatchSize = 500,
     retry = {},
