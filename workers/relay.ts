@@ -55,9 +55,11 @@ const LISTED_MEMORY = 10_000;
 /**
  * Offered entries are removed from the outbox in batches (one DeleteObjects per batch instead of one
  * per entry: MinIO spends ~1.1 ms of CPU on a 1-key request, ~0.23 ms per key in a 50-key one), at
- * most this long after publishing, and always before the outbox is listed again.
+ * most this long after publishing, and always before the outbox is listed again. An entry left
+ * behind (the relay stopped before removing it) is only published once more, which the projector's
+ * registry makes harmless; so the delay is long enough to gather a batch at a few mutations a second.
  */
-const REMOVAL_DELAY_MS = 50;
+const REMOVAL_DELAY_MS = 500;
 const REMOVAL_BATCH = 200;
 
 export interface RelayCheckpoint {

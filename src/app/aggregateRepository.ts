@@ -57,8 +57,9 @@ export function createAggregateRepository(deps: {
     const base = cached ?? initialState(ref);
     if (!ledger) return readListed(ref, base);
     const entry = await ledger.get(aggregateKey(ref));
-    // Never reserved: nothing can be in the store (an append always reserves first).
-    if (!entry) return cached ? readListed(ref, initialState(ref)) : base;
+    // Never reserved: nothing can be in the store (an append always reserves first). A cached state
+    // with commits the ledger does not know is odd (a ledger restored from elsewhere): list then.
+    if (!entry) return cached && cached.seq > 0 ? readListed(ref, initialState(ref)) : base;
     // The ledger went below our cache (a rollback we did not see): distrust the cache.
     if (entry.seq < base.seq) return readListed(ref, initialState(ref));
     return readMissing(ref, base, entry.seq);

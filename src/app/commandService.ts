@@ -68,20 +68,27 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
   const now = deps.now ?? (() => new Date());
 
   async function loadDependencies(command: Command, state: AggregateState, fresh: boolean) {
-    const deps = dependenciesOf(command, state);
     const load = (ref: AggregateRef, verify = fresh || !options.trustCache) =>
       withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: verify }));
-    // Of the database, referenced instances and target classes a decision reads only liveness, which
-    // the reservation re-checks atomically (requireLive; a refusal re-decides on fresh states). So a
-    // cached live state is used as it is; only a state that is not live is verified.
+    // The reservation re-checks atomically what a decision read of its dependencies: the liveness of
+    // the database, referenced instances and target classes (requireLive) and the version of the
+    // instance's class (requireVersion); a refusal re-decides on fresh states, and so does a command
+    // refused on cached ones (see attempt). So a cached live state is used as it is; only a state
+    // that is not live is verified.
     const loadLive = async (ref: AggregateRef) => {
       if (fresh) return load(ref);
       const cached = await load(ref, false);
       return cached.exists ? cached : load(ref);
     };
-    const [database, ontologyClass, instances, targetClasses] = await Promise.all([
-      deps.database ? loadLive(deps.database) : null,
-      deps.ontologyClass ? load(deps.ontologyClass) : null,
+    const known = dependenciesOf(command, state);
+    const [database, ontologyClass] = await Promise.all([
+      known.database ? loadLive(known.database) : null,
+      known.ontologyClass ? loadLive(known.ontologyClass) : null,
+    ]);
+    // With the class at hand only its REFERENCE values name instances; without it every id-like
+    // string would be loaded (each a ledger read, and a listing when never written).
+    const deps = ontologyClass?.exists ? dependenciesOf(command, state, ontologyClass as OntologyClassState) : known;
+    const [instances, targetClasses] = await Promise.all([
       Promise.all(deps.referencedInstances.map(loadLive)),
       Promise.all(deps.targetClasses.map(loadLive)),
     ]);
@@ -108,7 +115,14 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const needsFresh = fresh || (expected !== null && expected > cached.seq);
     const state = needsFresh ? await withDeadline('eventStore', timeout, () => repository.load(target)) : cached;
     const context = await loadDependencies(command, state, fresh);
-    const decision = decide(command, state, { now: now().toISOString(), ...context });
+    let decision: ReturnType<typeof decide>;
+    try {
+      decision = decide(command, state, { now: now().toISOString(), ...context });
+    } catch (e) {
+      // Refused on cached states (a class schema may have changed since): confirm on fresh ones.
+      if (!fresh) return 'retry';
+      throw e;
+    }
     const nextSeq = decision.expectedSeq + decision.events.length;
 
     const reservation = await withDeadline('sequenceStore', timeout, () =>

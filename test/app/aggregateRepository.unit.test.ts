@@ -79,8 +79,11 @@ describe('aggregate repository with a ledger', () => {
 
   it('answers an aggregate the ledger never saw without reading the store', async () => {
     const a = gateway();
-    const state = await a.repository.load({ aggregateType: 'INSTANCE', aggregateId: 'repo/none' });
+    const ref = { aggregateType: 'INSTANCE', aggregateId: 'repo/none' } as const;
+    const state = await a.repository.load(ref);
     expect([state.seq, state.exists]).toEqual([0, false]);
+    // Asked again (its empty state is now cached): still nothing to read.
+    expect((await a.repository.load(ref)).seq).toBe(0);
     expect(a.reads).toEqual({ listings: 0, byKey: 0 });
   });
 });

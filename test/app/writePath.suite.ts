@@ -157,6 +157,43 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(await codeOf(mine.execute({ type: 'CreateInstance', input: { ...withMust, id: 'y' } }, meta))).toBe('OK');
     });
 
+    it('reads no instance for an id-like value of a non-REFERENCE property, and still checks REFERENCE values', async () => {
+      const reads: string[] = [];
+      const p = ports();
+      const counting: EventStore = {
+        ...p.eventStore,
+        readAggregate: (ref, ...rest) => {
+          reads.push(ref.aggregateId);
+          return p.eventStore.readAggregate(ref, ...rest);
+        },
+      };
+      const svc = service({ eventStore: counting });
+      const db = await seed(svc);
+      await svc.execute(
+        {
+          type: 'CreateOntologyClass',
+          input: {
+            database: db,
+            id: 'r',
+            properties: [
+              { name: 'tag', type: 'STRING' },
+              { name: 'peer', type: 'REFERENCE', target: 'c' },
+            ],
+          },
+        },
+        meta,
+      );
+      reads.length = 0;
+      const input = { database: db, classId: 'r', properties: { tag: 'looks-like-an-id' } };
+      expect(await codeOf(svc.execute({ type: 'CreateInstance', input: { ...input, id: 'r1' } }, meta))).toBe('OK');
+      expect(await codeOf(svc.execute({ type: 'CreateInstance', input: { ...input, id: 'r2' } }, meta))).toBe('OK');
+      expect(reads.filter((id) => id.endsWith('/looks-like-an-id'))).toEqual([]);
+      const dangling = { ...input, id: 'r3', properties: { tag: 'x', peer: 'missing' } };
+      expect(await codeOf(svc.execute({ type: 'CreateInstance', input: dangling }, meta))).toBe('BAD_USER_INPUT');
+      const linked = { ...input, id: 'r4', properties: { tag: 'x', peer: 'i' } };
+      expect(await codeOf(svc.execute({ type: 'CreateInstance', input: linked }, meta))).toBe('OK');
+    });
+
     it('refuses a create under a database another gateway deleted since this one cached it live', async () => {
       const [mine, other] = [service(), service()];
       const db = await seed(mine); // `mine` caches the database as live
