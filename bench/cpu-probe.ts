@@ -1,0 +1,99 @@
+/**
+ * Where the CPU goes per mutation: starts a production cluster (gateway, relay, projector) on a fresh
+ * namespace, measures every process's CPU (Cairn's and the engines', from /proc) while idle, then
+ * while the bench's create/update mix is paced at each given rate, and prints the CPU per process
+ * in % of a core and in ms per mutation. Run it on the machine that runs the engines
+ * (`npm run infra:up` first); it leaves nothing behind.
+ *
+ *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--cpu-prof dir]
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { dropNamespace } from '../test/support/namespace.js';
+import { CairnProcess, engineEnv, namespace, sleep } from './cluster.js';
+import { GqlClient } from './http.js';
+import { CpuMeter, cpuParams } from './procstat.js';
+import { percentile } from './stats.js';
+import { AggregatePool, CLASS_ID, CREATE_CLASS, CREATE_DATABASE, rng, runMix, Zipf } from './workload.js';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '10,30' },
+    seconds: { type: 'string', default: '10' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const rates = values.rates.split(',').map(Number);
+const seconds = Number(values.seconds);
+if (rates.some((r) => !(r > 0)) || !(seconds > 0)) throw new Error('--rates must be positive numbers, --seconds > 0');
+
+const engines = engineEnv();
+const ns = namespace();
+const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...engines, ...ns, CAIRN_PROFILE: 'production' };
+const profDir = values['cpu-prof'];
+const procs = ['gateway', 'relay', 'projector'].map(
+  (role) =>
+    new CairnProcess(
+      role,
+      { ...env, CAIRN_ROLES: role },
+      profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : [],
+    ),
+);
+const cpu = new CpuMeter(() => new Map(procs.map((p) => [p.name, p.pid])));
+
+try {
+  for (const p of procs) await p.start();
+  const client = new GqlClient(procs[0]!.graphql, 64);
+  const database = 'probe';
+  await client.must(CREATE_DATABASE, { input: { name: database } });
+  const properties = ['n:INT', 'score:FLOAT', 'tag:STRING', 'title:STRING'].map((p) => {
+    const [name, type] = p.split(':');
+    return { name, type };
+  });
+  await client.must(CREATE_CLASS, { input: { database, id: CLASS_ID, properties } });
+  const pool = new AggregatePool(database, 'i');
+  const random = rng(1);
+  const mix = (o: { createRatio: number; hot: string[]; count?: number; ratePerSecond?: number; ms?: number }) =>
+    runMix({
+      client,
+      pool,
+      concurrency: 32,
+      createRatio: o.createRatio,
+      hot: o.hot,
+      zipf: new Zipf(Math.max(1, o.hot.length), 1),
+      random,
+      warmupMs: 0,
+      count: o.count,
+      durationMs: o.ms,
+      ratePerSecond: o.ratePerSecond,
+    });
+  await mix({ createRatio: 1, hot: [], count: 200 });
+  const hot = pool.ids.slice(0, 200);
+  await sleep(3_000); // the seeding's relay and projector work settles
+
+  const report = (label: string, rate: number, snapshot: ReturnType<CpuMeter['snapshot']>, latencies: number[]) => {
+    const use = cpuParams(CpuMeter.between(snapshot, cpu.snapshot()));
+    const parts = Object.entries(use).map(([k, v]) => {
+      const perMutation = rate > 0 ? ` ${((Number(v) * 10) / rate).toFixed(1)} ms` : '';
+      return `${k.replace('cpu%.', '')} ${v} %${perMutation}`;
+    });
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const ack = sorted.length
+      ? ` ack p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms;`
+      : '';
+    process.stdout.write(`${label}:${ack} ${parts.join(', ')}\n`);
+  };
+
+  const idle = cpu.snapshot();
+  await sleep(seconds * 1_000);
+  report('idle', 0, idle, []);
+  for (const rate of rates) {
+    const before = cpu.snapshot();
+    const r = await mix({ createRatio: 0.3, hot, ratePerSecond: rate, ms: seconds * 1_000 });
+    const achieved = r.measured / r.measuredSeconds;
+    report(`${rate}/s (achieved ${achieved.toFixed(1)}/s, ${r.errors} errors)`, achieved, before, r.latencies);
+  }
+} finally {
+  for (const p of procs) await p.stop();
+  await dropNamespace(engines, ns);
+}
