@@ -14,7 +14,16 @@ import { CairnProcess, engineEnv, namespace, sleep } from './cluster.js';
 import { GqlClient } from './http.js';
 import { CpuMeter, cpuParams } from './procstat.js';
 import { percentile } from './stats.js';
-import { AggregatePool, CLASS_ID, CREATE_CLASS, CREATE_DATABASE, rng, runMix, Zipf } from './workload.js';
+import {
+  AggregatePool,
+  CLASS_ID,
+  CLASS_PROPERTIES,
+  CREATE_CLASS,
+  CREATE_DATABASE,
+  rng,
+  runMix,
+  Zipf,
+} from './workload.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,11 +55,7 @@ try {
   const client = new GqlClient(procs[0]!.graphql, 64);
   const database = 'probe';
   await client.must(CREATE_DATABASE, { input: { name: database } });
-  const properties = ['n:INT', 'score:FLOAT', 'tag:STRING', 'title:STRING'].map((p) => {
-    const [name, type] = p.split(':');
-    return { name, type };
-  });
-  await client.must(CREATE_CLASS, { input: { database, id: CLASS_ID, properties } });
+  await client.must(CREATE_CLASS, { input: { database, id: CLASS_ID, properties: CLASS_PROPERTIES } });
   const pool = new AggregatePool(database, 'i');
   const random = rng(1);
   const mix = (o: { createRatio: number; hot: string[]; count?: number; ratePerSecond?: number; ms?: number }) =>

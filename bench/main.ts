@@ -42,6 +42,7 @@ import {
 import {
   AggregatePool,
   CLASS_ID,
+  CLASS_PROPERTIES,
   CREATE_CLASS,
   CREATE_DATABASE,
   INSTANCE_BY_ID,
@@ -194,16 +195,7 @@ let commitSamples: string[] = [];
 async function setupDatabase(db: string): Promise<void> {
   await gql().must(CREATE_DATABASE, { input: { name: db } });
   await gql().must(CREATE_CLASS, {
-    input: {
-      database: db,
-      id: CLASS_ID,
-      properties: [
-        { name: 'n', type: 'INT' },
-        { name: 'score', type: 'FLOAT' },
-        { name: 'tag', type: 'STRING' },
-        { name: 'title', type: 'STRING' },
-      ],
-    },
+    input: { database: db, id: CLASS_ID, properties: CLASS_PROPERTIES },
   });
   commits += 2;
 }

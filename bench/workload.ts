@@ -4,6 +4,13 @@ import { WindowCounter } from './stats.js';
 /** The data model and the load generators: a Zipf-skewed create/update mix, and query loops. */
 
 export const CLASS_ID = 'item';
+/** The properties of the bench's class (the values `instanceProperties` makes). */
+export const CLASS_PROPERTIES = [
+  { name: 'n', type: 'INT' },
+  { name: 'score', type: 'FLOAT' },
+  { name: 'tag', type: 'STRING' },
+  { name: 'title', type: 'STRING' },
+];
 
 export const CREATE_DATABASE = `mutation($input: CreateDatabaseInput!) { createDatabase(input: $input) { seq } }`;
 export const CREATE_CLASS = `mutation($input: CreateOntologyClassInput!) { createOntologyClass(input: $input) { seq } }`;
