@@ -66,7 +66,17 @@ async function reservedSeqs(sequenceStore: SequenceStore, max: number): Promise<
   }
 }
 
-/** Bulk writes of docs, one in flight while the caller reads on; a failure fails the next flush. */
+/**
+ * Two: the read model indexes one bulk while the next is built and sent (with one, Elasticsearch and
+ * the rebuild each waited for the other about half the time; see README, Performance).
+ */
+const BULKS_IN_FLIGHT = 2;
+
+/**
+ * Bulk writes of docs, BULKS_IN_FLIGHT at a time while the caller reads on (the read model indexes one
+ * while the next is sent). A failed write fails a later flush, or the final one, once the writes still
+ * in flight have settled; nothing is sent after that.
+ */
 function docWriter(
   readModel: ReadModel,
   options: RebuildOptions,
@@ -74,17 +84,35 @@ function docWriter(
 ) {
   const batchSize = options.batchSize ?? 500;
   let batch: ProjectedDoc[] = [];
-  let writing: Promise<void> = Promise.resolve();
+  /** Each settles once its bulk and every earlier one have settled (progress is reported in order). */
+  const inFlight: Promise<void>[] = [];
+  let last: Promise<void> = Promise.resolve();
+  /** Waits for a write; if it failed, for every write still in flight too, so none outlives the rebuild. */
+  const settle = async (write: Promise<void>) => {
+    try {
+      await write;
+    } catch (e) {
+      await Promise.allSettled(inFlight);
+      throw e;
+    }
+  };
   const flush = async (force: boolean) => {
     if (batch.length >= batchSize || (force && batch.length > 0)) {
-      await writing;
+      if (inFlight.length >= BULKS_IN_FLIGHT) await settle(inFlight.shift()!);
       const docs = batch;
       const reached = progress();
       batch = [];
-      writing = readModel.apply(docs).then(() => options.onProgress?.(reached));
-      writing.catch(() => undefined);
+      const applied = readModel.apply(docs);
+      const before = last;
+      last = Promise.allSettled([before, applied]).then(async () => {
+        await before;
+        await applied;
+        options.onProgress?.(reached);
+      });
+      last.catch(() => undefined);
+      inFlight.push(last);
     }
-    if (force) await writing;
+    if (force) await settle(last);
   };
   return {
     async add(state: AggregateState) {

@@ -158,6 +158,26 @@ for (const [clientName, make] of CLIENTS) {
       }
     });
 
+    it('reads every copy, the outbox and then segment by segment, across windows of segments', async () => {
+      const prefix = `${randomId('es')}/`;
+      const store = createS3EventStore({ s3, bucket: BUCKET, prefix, concurrency: 2 });
+      try {
+        const commits = Array.from({ length: 7 }, (_, i) => makeCommit('INSTANCE', `db/w${i}`, 1));
+        await Promise.all(commits.map((c) => store.append(c)));
+        await store.markPublished(await store.listUnpublished(100)); // copies only in segments now
+        for (const c of commits) await store.writeSegment!([c]); // 7 segments: 4 windows of 2
+        const pending = makeCommit('INSTANCE', 'db/pending', 1);
+        await store.append(pending); // its copy is in the outbox
+        const copies: Commit[] = [];
+        for await (const c of store.scanCopies!()) copies.push(c);
+        const ids = (cs: Commit[]) => cs.map((c) => c.aggregateId).sort();
+        expect(ids(copies)).toEqual(ids([...commits, pending]));
+        expect(copies[0]).toEqual(pending);
+      } finally {
+        await deletePrefix(prefix);
+      }
+    });
+
     it('writes one outbox entry per group of appends in flight together, carrying their commits', async () => {
       const prefix = `${randomId('es')}/`;
       const api = make() as S3Api | S3Client;

@@ -389,9 +389,15 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         after = refs[refs.length - 1]!.entry;
       }
       const segmentKeys = await listSegmentKeys();
-      // A window of segments at a time (a few hundred commits each): memory stays bounded.
-      for (let i = 0; i < segmentKeys.length; i += concurrency) {
-        const texts = await mapLimit(segmentKeys.slice(i, i + concurrency), concurrency, getText);
+      // A window of segments at a time (a few hundred commits each), the next one read while this one
+      // is parsed and folded: memory stays bounded to two windows.
+      const readWindow = (i: number) => mapLimit(segmentKeys.slice(i, i + concurrency), concurrency, getText);
+      let next = segmentKeys.length > 0 ? readWindow(0) : null;
+      for (let i = 0; next; i += concurrency) {
+        const texts = await next;
+        next = i + concurrency < segmentKeys.length ? readWindow(i + concurrency) : null;
+        // Handled here in case the caller stops early; a failure still surfaces at the next await.
+        next?.catch(() => undefined);
         for (const text of texts) {
           for (const [key, body] of parseCopyLines(text ?? '')) {
             const commit = copyOf(body);
