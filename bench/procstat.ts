@@ -18,15 +18,22 @@ function ticksOf(pid: number): number {
   }
 }
 
-function machineTicks(): { busy: number; total: number } {
+/**
+ * The machine's CPU ticks: busy (what its own processes and kernel ran), steal (what the hypervisor
+ * gave other guests while this one wanted to run: on a shared host, capacity this run did not get)
+ * and total. Steal was counted as busy before 2026-11-24.
+ */
+function machineTicks(): { busy: number; steal: number; total: number } {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    const total = v.reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
+    const steal = v[7] ?? 0;
+    // guest and guest_nice (v[8], v[9]) are already inside user and nice.
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle - steal, steal, total };
   } catch {
-    return { busy: 0, total: 0 };
+    return { busy: 0, steal: 0, total: 0 };
   }
 }
 
@@ -67,7 +74,7 @@ export function engineCpuMs(engine: 'minio' | 'kafka' | 'elasticsearch' | 'postg
 
 export interface CpuSnapshot {
   at: number;
-  machine: { busy: number; total: number };
+  machine: { busy: number; steal: number; total: number };
   procs: Map<string, number>;
 }
 
@@ -106,6 +113,7 @@ export class CpuMeter {
     const machine = ((b.machine.busy - a.machine.busy) / TICK / secs) * 100;
     out.machine = Math.round(machine);
     out.other = Math.max(0, Math.round(machine - known));
+    out.steal = Math.round(((b.machine.steal - a.machine.steal) / TICK / secs) * 100);
     return out;
   }
 }
