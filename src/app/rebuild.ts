@@ -1,10 +1,10 @@
-import { aggregateKey, parseAggregateKey } from '../core/aggregate.js';
+import { type AggregateType, aggregateKey, parseAggregateKey } from '../core/aggregate.js';
 import { type AggregateState, initialState } from '../core/domain/index.js';
 import type { Commit } from '../core/envelope.js';
-import { stateToDoc } from '../core/projection.js';
+import { docToState, stateToDoc } from '../core/projection.js';
 import type { EventStore } from '../ports/eventStore.js';
-import type { ProjectedDoc, ReadModel } from '../ports/readModel.js';
-import type { SequenceStore } from '../ports/sequenceStore.js';
+import type { ProjectedDoc, ReadModel, ReadModelRebuild } from '../ports/readModel.js';
+import type { LedgerEntry, SequenceStore } from '../ports/sequenceStore.js';
 import { applyCommits } from './aggregateRepository.js';
 
 export interface RebuildResult {
@@ -16,6 +16,8 @@ export interface RebuildResult {
   readFromStore?: number;
   /** Copies: aggregates the ledger does not know (kept as their copies say; `--full` verifies them). */
   notInLedger?: number;
+  /** Aggregates brought up to date after the swap: changed while the rebuild ran (needs a ledger). */
+  caughtUp?: number;
 }
 
 export interface RebuildOptions {
@@ -33,25 +35,110 @@ export interface RebuildOptions {
 }
 
 /**
- * Rebuilds the read model from the event store: folds every aggregate and writes its final doc in
- * bulk. Safe while a projector runs: external versioning keeps whichever seq is newer.
+ * Rebuilds the read model from the event store into a new generation (ReadModel.beginRebuild), which
+ * replaces the current one only when complete: queries keep the old read model until then, and a
+ * failed rebuild leaves it as it was. Folds every aggregate and writes its final doc in bulk.
  *
  * With a ledger and a store that keeps commit copies, the commits come from the copies (a few
  * hundred per request) and the ledger says how far each aggregate must reach: an aggregate whose
  * copies fall short of its reserved seq is read from the store by key, so nothing is missed without
  * listing every commit key (S3's LIST rate bounded the scan). Otherwise, or with `full`, every
  * commit key is listed.
+ *
+ * A projector may run meanwhile; it writes to the generation being replaced. So after the swap the
+ * ledger is read again and every aggregate it has past the seq the rebuild wrote is folded on from
+ * the store and written (external versioning keeps whichever of that and the projector's is newer).
  */
 export async function rebuildReadModel(
   deps: { eventStore: EventStore; readModel: ReadModel; sequenceStore?: SequenceStore },
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const { sequenceStore } = deps;
+  const target = await deps.readModel.beginRebuild();
+  const written = new WrittenSeqs(options.maxAggregatesInMemory ?? 1_000_000);
+  let result: RebuildResult;
+  try {
+    result = await fill(deps, target, written, options);
+    await target.publish();
+  } catch (e) {
+    await target.discard().catch(() => undefined);
+    throw e;
+  }
+  if (sequenceStore) result.caughtUp = await catchUp(deps.eventStore, deps.readModel, sequenceStore, written);
+  return result;
+}
+
+async function fill(
+  deps: { eventStore: EventStore; sequenceStore?: SequenceStore },
+  target: ReadModelRebuild,
+  written: WrittenSeqs,
+  options: RebuildOptions,
+): Promise<RebuildResult> {
+  const { sequenceStore } = deps;
   if (!options.full && sequenceStore && deps.eventStore.scanCopies) {
     const reserved = await reservedSeqs(sequenceStore, options.maxAggregatesInMemory ?? 1_000_000);
-    if (reserved) return rebuildFromCopies(deps.eventStore, reserved, deps.readModel, options);
+    if (reserved) return rebuildFromCopies(deps.eventStore, reserved, docWriter(target, written, options));
   }
-  return rebuildFromScan(deps.eventStore, deps.readModel, options);
+  return rebuildFromScan(deps.eventStore, docWriter(target, written, options), options);
+}
+
+/** The seq the rebuild wrote per aggregate, up to `max` of them (past that, the catch-up reads docs). */
+class WrittenSeqs {
+  private seqs: Map<string, number> | null = new Map();
+  constructor(private readonly max: number) {}
+  add(doc: ProjectedDoc): void {
+    this.seqs?.set(aggregateKey(doc), doc.seq);
+    if (this.seqs && this.seqs.size > this.max) this.seqs = null;
+  }
+  /** Whether the rebuild is known to have written this aggregate at `seq` or later. */
+  reached(key: string, seq: number): boolean {
+    return (this.seqs?.get(key) ?? -1) >= seq;
+  }
+}
+
+/**
+ * Writes, after the swap, what the read model lacks of the ledger: each aggregate whose ledger seq is
+ * past what the rebuild wrote, and past its current doc, folded on from that doc with the store's
+ * later commits. A reservation whose commit never landed reads nothing and writes nothing.
+ */
+async function catchUp(
+  eventStore: EventStore,
+  readModel: ReadModel,
+  sequenceStore: SequenceStore,
+  written: WrittenSeqs,
+): Promise<number> {
+  let caughtUp = 0;
+  for (let after: string | null = null; ; ) {
+    const page = await sequenceStore.entries(after, LEDGER_PAGE);
+    const byType = new Map<AggregateType, LedgerEntry[]>();
+    for (const entry of page) {
+      if (written.reached(entry.key, entry.seq)) continue;
+      const type = parseAggregateKey(entry.key).aggregateType;
+      byType.set(type, [...(byType.get(type) ?? []), entry]);
+    }
+    for (const [aggregateType, entries] of byType) {
+      const refs = entries.map((e) => parseAggregateKey(e.key));
+      const docs = await readModel.getMany(
+        aggregateType,
+        refs.map((r) => r.aggregateId),
+      );
+      const behind = entries.flatMap((e, i) => ((docs[i]?.seq ?? 0) < e.seq ? [{ ref: refs[i]!, doc: docs[i] }] : []));
+      for (let i = 0; i < behind.length; i += STORE_READS_IN_FLIGHT) {
+        const states = await Promise.all(
+          behind.slice(i, i + STORE_READS_IN_FLIGHT).map(async ({ ref, doc }) => {
+            const from = doc ? docToState(doc) : initialState(ref);
+            const rest = await eventStore.readAggregate(ref, from.seq);
+            return rest.length > 0 ? applyCommits(from, rest) : null;
+          }),
+        );
+        const updated = states.flatMap((state) => (state ? [stateToDoc(state)] : []));
+        await readModel.apply(updated);
+        caughtUp += updated.length;
+      }
+    }
+    if (page.length < LEDGER_PAGE) return caughtUp;
+    after = page[page.length - 1]!.key;
+  }
 }
 
 /** The reserved seq of every aggregate (how far its commits can reach), or null past `max` rows. */
@@ -77,11 +164,9 @@ const BULKS_IN_FLIGHT = 2;
  * while the next is sent). A failed write fails a later flush, or the final one, once the writes still
  * in flight have settled; nothing is sent after that.
  */
-function docWriter(
-  readModel: ReadModel,
-  options: RebuildOptions,
-  progress: () => { commits: number; aggregates: number },
-) {
+function docWriter(target: ReadModelRebuild, written: WrittenSeqs, options: RebuildOptions) {
+  /** What the rebuild has read so far, set by its reader: reported once written (onProgress). */
+  const progress = { commits: 0, aggregates: 0 };
   const batchSize = options.batchSize ?? 500;
   let batch: ProjectedDoc[] = [];
   /** Each settles once its bulk and every earlier one have settled (progress is reported in order). */
@@ -100,9 +185,9 @@ function docWriter(
     if (batch.length >= batchSize || (force && batch.length > 0)) {
       if (inFlight.length >= BULKS_IN_FLIGHT) await settle(inFlight.shift()!);
       const docs = batch;
-      const reached = progress();
+      const reached = { ...progress };
       batch = [];
-      const applied = readModel.apply(docs);
+      const applied = target.apply(docs);
       const before = last;
       last = Promise.allSettled([before, applied]).then(async () => {
         await before;
@@ -115,33 +200,36 @@ function docWriter(
     if (force) await settle(last);
   };
   return {
+    progress,
     async add(state: AggregateState) {
       if (state.seq === 0) return;
-      batch.push(stateToDoc(state));
+      const doc = stateToDoc(state);
+      written.add(doc);
+      batch.push(doc);
       await flush(false);
     },
     done: () => flush(true),
   };
 }
 
-async function rebuildFromScan(eventStore: EventStore, readModel: ReadModel, options: RebuildOptions) {
-  let commits = 0;
-  let aggregates = 0;
-  const writer = docWriter(readModel, options, () => ({ commits, aggregates }));
+type DocWriter = ReturnType<typeof docWriter>;
+
+async function rebuildFromScan(eventStore: EventStore, writer: DocWriter, options: RebuildOptions) {
+  const p = writer.progress;
   let current = null as { key: string; state: AggregateState } | null;
   for await (const commit of eventStore.scan({ pageSize: options.pageSize ?? 1000 })) {
-    commits++;
+    p.commits++;
     const key = aggregateKey(commit);
     if (current?.key !== key) {
       if (current) await writer.add(current.state);
       current = { key, state: initialState(commit) };
-      aggregates++;
+      p.aggregates++;
     }
     current.state = applyCommits(current.state, [commit]);
   }
   if (current) await writer.add(current.state);
   await writer.done();
-  return { commits, aggregates, source: 'scan' as const };
+  return { commits: p.commits, aggregates: p.aggregates, source: 'scan' as const };
 }
 
 const LEDGER_PAGE = 5_000;
@@ -156,12 +244,9 @@ const firstSeqOf = (c: Commit): number => {
 async function rebuildFromCopies(
   eventStore: EventStore,
   reserved: Map<string, number>,
-  readModel: ReadModel,
-  options: RebuildOptions,
+  writer: DocWriter,
 ): Promise<RebuildResult> {
-  let commits = 0;
-  let aggregates = 0;
-  const writer = docWriter(readModel, options, () => ({ commits, aggregates }));
+  const p = writer.progress;
   /** Aggregates being folded, and copies that came before the commit they follow. */
   const open = new Map<string, { state: AggregateState; early: Map<number, Commit> }>();
   /** Aggregates written out, at the seq they reached (later copies of theirs are duplicates). */
@@ -175,14 +260,14 @@ async function rebuildFromCopies(
       if (finished.has(key)) continue; // past the reserved seq, which no stored commit passes
       folding = { state: initialState(commit), early: new Map() };
       open.set(key, folding);
-      aggregates++;
+      p.aggregates++;
     }
     if (commit.seq <= folding.state.seq) continue;
     folding.early.set(firstSeqOf(commit), commit);
     for (let next = folding.early.get(folding.state.seq + 1); next; next = folding.early.get(folding.state.seq + 1)) {
       folding.early.delete(folding.state.seq + 1);
       folding.state = applyCommits(folding.state, [next]);
-      commits++;
+      p.commits++;
     }
     // Complete: written now, so memory holds only the aggregates still being folded.
     if (folding.state.seq >= (reserved.get(key) ?? Number.POSITIVE_INFINITY) && folding.early.size === 0) {
@@ -205,8 +290,8 @@ async function rebuildFromCopies(
         open.delete(key);
         const from = folding?.state ?? initialState(ref);
         const rest = await eventStore.readAggregate(ref, from.seq);
-        if (!folding && rest.length > 0) aggregates++;
-        commits += rest.length;
+        if (!folding && rest.length > 0) p.aggregates++;
+        p.commits += rest.length;
         readFromStore++;
         return applyCommits(from, rest);
       }),
@@ -221,5 +306,5 @@ async function rebuildFromCopies(
     await writer.add(folding.state);
   }
   await writer.done();
-  return { commits, aggregates, source: 'copies', readFromStore, notInLedger };
+  return { commits: p.commits, aggregates: p.aggregates, source: 'copies', readFromStore, notInLedger };
 }

@@ -15,10 +15,12 @@ Commands (production profile: they read the same environment variables as the pr
   migrate                  Apply pending PostgreSQL migrations (idempotent).
   check [--repair]         Compare the event store with the read model (seq + content hash per
                            aggregate), print the drift, and with --repair rewrite drifted docs.
-  rebuild [--full]         Drop the read model and rebuild it from the event store: from the commit
-                           copies (outbox, segments) checked against the ledger, reading by key what
-                           they lack; --full lists every commit key instead (use it when the ledger
-                           was lost or restored apart from the bucket).
+  rebuild [--full]         Rebuild the read model from the event store into new indexes, swapped in
+                           when complete (queries read the old ones until then; projectors may keep
+                           running: what they wrote meanwhile is caught up from the ledger after the
+                           swap). Reads the commit copies (outbox, segments) checked against the
+                           ledger, by key what they lack; --full lists every commit key instead (use
+                           it when the ledger was lost or restored apart from the bucket).
   replay [--type T --id I] [--reverse]
                            Publish stored envelopes to the transport again (all, or one aggregate;
                            --reverse: one aggregate newest first, as a reordering transport would);
@@ -72,7 +74,6 @@ async function main(argv: string[]): Promise<number> {
         return report.drift.length === 0 || values.repair ? 0 : 1;
       }
       case 'rebuild': {
-        await adapters.readModel.reset();
         const started = Date.now();
         const result = await rebuildReadModel(adapters, {
           full: values.full ?? false,

@@ -102,8 +102,25 @@ export interface ReadModel {
   ): Promise<Page>;
   /** Live instances matching the query. Invalid cursor → BadUserInputError('after'). */
   searchInstances(query: InstanceQuery): Promise<Page>;
-  /** Drops every doc, tombstones included (before a rebuild). Do not run it concurrently with apply. */
+  /** Drops every doc, tombstones included. Do not run it concurrently with apply. */
   reset(): Promise<void>;
+  /**
+   * Starts a rebuild into a new, empty generation of the read model that queries do not see, written
+   * as a bulk load (an engine may skip per-write durability and refreshes until `publish`). Writes
+   * through this read model's `apply` meanwhile (a projector) still go to the current generation:
+   * whoever rebuilds catches up on them after `publish` (app/rebuild.ts).
+   */
+  beginRebuild(): Promise<ReadModelRebuild>;
   /** A cheap round trip proving the engine answers (health); UnavailableError when it does not. */
   ping(): Promise<void>;
+}
+
+/** A generation being rebuilt (ReadModel.beginRebuild). */
+export interface ReadModelRebuild {
+  /** Writes docs into the new generation, as ReadModel.apply does into the current one. */
+  apply(docs: ProjectedDoc[]): Promise<void>;
+  /** Makes the new generation durable, then the read model, for every aggregate type at once; drops the old one. */
+  publish(): Promise<void>;
+  /** Drops the new generation; the current one stays as it is. Idempotent. */
+  discard(): Promise<void>;
 }

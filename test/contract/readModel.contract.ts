@@ -497,6 +497,45 @@ export function describeReadModelContract(
       expect((await rm.getMany('INSTANCE', [`${db}/a`]))[0]).toMatchObject({ seq: 1, deleted: false });
       expect(ids(await search({ database: db }))).toEqual(['a']);
     });
+
+    it('a rebuild fills a generation queries do not see, then swaps it in for every type at once', async () => {
+      const db = randomId('db');
+      await rm.apply([databaseDoc(db), classDoc(db, 'Old'), instanceDoc(db, 'old', 'Old', { v: 1 }, 3)]);
+      const rebuild = await rm.beginRebuild();
+      await rebuild.apply([databaseDoc(db, 2), classDoc(db, 'C'), instanceDoc(db, 'a', 'C', { v: 1 }, 1)]);
+      await rebuild.apply([instanceDoc(db, 'a', 'C', { v: 2 }, 2), instanceDoc(db, 'a', 'C', { v: 0 }, 1)]);
+      // Meanwhile the current generation still answers, and takes writes (a projector).
+      expect(ids(await search({ database: db }))).toEqual(['old']);
+      await rm.apply([instanceDoc(db, 'late', 'Old', {}, 1)]);
+      expect(ids(await search({ database: db }))).toEqual(['late', 'old']);
+
+      await rebuild.publish();
+      expect(ids(await search({ database: db }))).toEqual(['a']);
+      expect((await rm.getMany('INSTANCE', [`${db}/a`, `${db}/old`, `${db}/late`]))[0]).toMatchObject({
+        seq: 2,
+        data: { properties: { v: 2 } },
+      });
+      expect((await rm.getMany('INSTANCE', [`${db}/old`, `${db}/late`])).every((d) => d === null)).toBe(true);
+      expect((await rm.getMany('DATABASE', [db]))[0]).toMatchObject({ seq: 2 });
+      expect(ids(await rm.list('ONTOLOGY_CLASS', { database: db, first: 10 }))).toEqual(['C']);
+      // The swapped-in generation is the read model now: external versioning as ever.
+      await rm.apply([instanceDoc(db, 'a', 'C', { v: 9 }, 2), instanceDoc(db, 'b', 'C', {}, 1)]);
+      expect((await rm.getMany('INSTANCE', [`${db}/a`]))[0]).toMatchObject({ data: { properties: { v: 2 } } });
+      expect(ids(await search({ database: db }))).toEqual(['a', 'b']);
+      await expect(rebuild.apply([instanceDoc(db, 'c', 'C', {}, 1)])).rejects.toThrow();
+    });
+
+    it('a discarded rebuild leaves the read model as it was', async () => {
+      const db = randomId('db');
+      await rm.apply([databaseDoc(db), instanceDoc(db, 'kept', 'C', {}, 1)]);
+      const rebuild = await rm.beginRebuild();
+      await rebuild.apply([databaseDoc(db, 2), instanceDoc(db, 'new', 'C', {}, 1)]);
+      await rebuild.discard();
+      await rebuild.discard(); // idempotent
+      await expect(rebuild.publish()).rejects.toThrow();
+      expect(ids(await search({ database: db }))).toEqual(['kept']);
+      expect((await rm.getMany('DATABASE', [db]))[0]).toMatchObject({ seq: 1 });
+    });
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AGGREGATE_TYPES, type AggregateType } from '../../core/aggregate.js';
 import { UnavailableError } from '../../core/errors.js';
-import type { Page, ProjectedDoc, ReadModel } from '../../ports/readModel.js';
+import type { Page, ProjectedDoc, ReadModel, ReadModelRebuild } from '../../ports/readModel.js';
 import { createCoalescedRefresh } from './coalescedRefresh.js';
 import { type Client, errors } from './elasticsearchClient.js';
 import {
@@ -10,6 +10,7 @@ import {
   INDEX_SUFFIX,
   type IndexOptions,
   indexBody,
+  liveSettings,
   toSource,
 } from './elasticsearchIndexes.js';
 import { instanceSearchBody, totalOf } from './elasticsearchQuery.js';
@@ -147,6 +148,76 @@ export function createElasticsearchReadModel({
     return res;
   };
 
+  /** Writes docs, each into the index (or alias: `viaAlias`) `indexOf` names for its type. */
+  const bulk = async (docs: ProjectedDoc[], indexOf: (type: AggregateType) => string, viaAlias: boolean) => {
+    const body = docs.flatMap((d) => [
+      { index: { _index: indexOf(d.aggregateType), _id: d.aggregateId, version: d.seq, version_type: 'external' } },
+      toSource(d),
+    ]);
+    const { body: res } = await call('bulk', () => client.bulk<BulkResponse>({ body, require_alias: viaAlias }));
+    if (res.errors) checkBulkItems(res);
+  };
+
+  /**
+   * A rebuild's generation: fresh indexes, not behind the aliases, with bulk-load settings; published
+   * by restoring the live settings, flushing (what the async translog had not synced becomes durable),
+   * refreshing, and one alias update for every type (readers switch atomically, the old indexes go).
+   */
+  const beginRebuild = async (): Promise<ReadModelRebuild> => {
+    await ensureIndexes();
+    const indexes = new Map(AGGREGATE_TYPES.map((type) => [type, fresh(type)]));
+    const names = [...indexes.values()];
+    let state: 'open' | 'published' | 'discarded' = 'open';
+    const discard = async () => {
+      if (state !== 'open') return;
+      state = 'discarded';
+      await call('delete indexes', () => client.indices.delete({ index: names }, { ignore: [404] }));
+    };
+    try {
+      await Promise.all(
+        [...indexes].map(([type, index]) =>
+          call('create index', () => client.indices.create({ index, body: indexBody(type, indexOptions, true) })),
+        ),
+      );
+      await call('wait for index', () =>
+        client.cluster.health({ index: names, wait_for_status: 'yellow', timeout: '30s' }),
+      );
+    } catch (e) {
+      await discard().catch(() => undefined);
+      throw e;
+    }
+    return {
+      async apply(docs) {
+        if (state !== 'open') throw new Error(`This rebuild is ${state}`);
+        if (docs.length > 0) await bulk(docs, (type) => indexes.get(type)!, false);
+      },
+      async publish() {
+        if (state !== 'open') {
+          if (state === 'discarded') throw new Error('This rebuild is discarded');
+          return;
+        }
+        await call('index settings', () =>
+          client.indices.putSettings({ index: names, body: { index: liveSettings(indexOptions) } }),
+        );
+        await call('flush', () => client.indices.flush({ index: names }));
+        await call('refresh', () => client.indices.refresh({ index: names }));
+        const old = (await Promise.all(AGGREGATE_TYPES.map(indexesOf))).flat();
+        await call('swap alias', () =>
+          client.indices.updateAliases({
+            body: {
+              actions: [
+                ...[...indexes].map(([type, index]) => ({ add: { index, alias: alias(type) } })),
+                ...old.map((index) => ({ remove_index: { index } })),
+              ],
+            },
+          }),
+        );
+        state = 'published';
+      },
+      discard,
+    };
+  };
+
   const toPage = (res: SearchResponse, first: number, cursor: (hit: Hit) => string): Page => {
     const hits = res.hits.hits.slice(0, first);
     return {
@@ -169,12 +240,7 @@ export function createElasticsearchReadModel({
     async apply(docs) {
       if (docs.length === 0) return;
       await ensureIndexes();
-      const body = docs.flatMap((d) => [
-        { index: { _index: alias(d.aggregateType), _id: d.aggregateId, version: d.seq, version_type: 'external' } },
-        toSource(d),
-      ]);
-      const { body: res } = await call('bulk', () => client.bulk<BulkResponse>({ body, require_alias: true }));
-      if (res.errors) checkBulkItems(res);
+      await bulk(docs, alias, true);
     },
 
     async getMany(aggregateType, aggregateIds) {
@@ -247,6 +313,8 @@ export function createElasticsearchReadModel({
         }),
       );
     },
+
+    beginRebuild,
 
     async ping() {
       await call('ping', () => client.ping());

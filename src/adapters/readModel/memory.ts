@@ -24,9 +24,42 @@ import {
 /**
  * In-process read model: the fake behind unit tests and the `local` profile. Stores private copies
  * and hands out fresh copies, as a remote engine would. Live instances are grouped per database and
- * per class, so a query touches only its own database; it filters and sorts in memory.
+ * per class, so a query touches only its own database; it filters and sorts in memory. A rebuild
+ * fills a generation of its own, swapped in by `publish`.
  */
 export function createMemoryReadModel(): ReadModel {
+  let current = createGeneration();
+  return {
+    apply: (docs) => current.apply(docs),
+    getMany: (aggregateType, aggregateIds) => current.getMany(aggregateType, aggregateIds),
+    list: (aggregateType, options) => current.list(aggregateType, options),
+    searchInstances: (query) => current.searchInstances(query),
+    reset: () => current.reset(),
+    async beginRebuild() {
+      const next = createGeneration();
+      let state: 'open' | 'published' | 'discarded' = 'open';
+      return {
+        async apply(docs) {
+          if (state !== 'open') throw new Error(`This rebuild is ${state}`);
+          await next.apply(docs);
+        },
+        async publish() {
+          if (state === 'discarded') throw new Error('This rebuild is discarded');
+          current = next;
+          state = 'published';
+        },
+        async discard() {
+          if (state === 'open') state = 'discarded';
+        },
+      };
+    },
+    async ping() {},
+  };
+}
+
+type Generation = Omit<ReadModel, 'beginRebuild' | 'ping'>;
+
+function createGeneration(): Generation {
   /** Every doc, tombstones included, by aggregate id. */
   const all: Record<AggregateType, Map<string, ProjectedDoc>> = {
     DATABASE: new Map(),
@@ -101,8 +134,6 @@ export function createMemoryReadModel(): ReadModel {
       liveInstances.clear();
       liveByClass.clear();
     },
-
-    async ping() {},
   };
 }
 
