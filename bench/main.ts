@@ -417,6 +417,7 @@ async function rebuild(): Promise<void> {
       seconds: number;
       source: string;
       readFromStore?: number;
+      caughtUp?: number;
     };
     add(
       rateFigure(
@@ -432,10 +433,13 @@ async function rebuild(): Promise<void> {
           aggregates: out.aggregates,
           source: out.source,
           readFromStore: out.readFromStore ?? 0,
+          caughtUp: out.caughtUp ?? 0,
           cliWallSeconds: round(run.wallMs / 1000, 2),
           ...cpuSince(before),
         },
-        { note: 'events = commits (domain events) folded; time as reported by the CLI (reset + scan + bulk).' },
+        {
+          note: 'events = commits (domain events) folded; time as reported by the CLI: new indexes, reading and folding, bulk writes, the swap and the catch-up.',
+        },
       ),
     );
     return;
