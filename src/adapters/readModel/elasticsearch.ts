@@ -160,8 +160,8 @@ export function createElasticsearchReadModel({
 
   /**
    * A rebuild's generation: fresh indexes, not behind the aliases, with bulk-load settings; published
-   * by restoring the live settings, flushing (what the async translog had not synced becomes durable),
-   * refreshing, and one alias update for every type (readers switch atomically, the old indexes go).
+   * by restoring the live settings, refreshing, and one alias update for every type (readers switch
+   * atomically, the old indexes go). Every bulk is durable when it answers, as for the live indexes.
    */
   const beginRebuild = async (): Promise<ReadModelRebuild> => {
     await ensureIndexes();
@@ -199,7 +199,6 @@ export function createElasticsearchReadModel({
         await call('index settings', () =>
           client.indices.putSettings({ index: names, body: { index: liveSettings(indexOptions) } }),
         );
-        await call('flush', () => client.indices.flush({ index: names }));
         await call('refresh', () => client.indices.refresh({ index: names }));
         const old = (await Promise.all(AGGREGATE_TYPES.map(indexesOf))).flat();
         await call('swap alias', () =>
