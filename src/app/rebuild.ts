@@ -114,7 +114,9 @@ async function catchUp(
     for (const entry of page) {
       if (written.reached(entry.key, entry.seq)) continue;
       const type = parseAggregateKey(entry.key).aggregateType;
-      byType.set(type, [...(byType.get(type) ?? []), entry]);
+      const list = byType.get(type);
+      if (list) list.push(entry);
+      else byType.set(type, [entry]);
     }
     for (const [aggregateType, entries] of byType) {
       const refs = entries.map((e) => parseAggregateKey(e.key));
