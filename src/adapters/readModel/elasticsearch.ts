@@ -294,23 +294,9 @@ export function createElasticsearchReadModel({
     },
 
     async reset() {
-      await ensureIndexes();
-      // A fresh empty index swapped in atomically: readers never see a missing index, and no
-      // deleted-doc versions survive (delete-by-query would refuse seq 1 again for a minute).
-      await Promise.all(
-        AGGREGATE_TYPES.map(async (type) => {
-          const old = await indexesOf(type);
-          const index = fresh(type);
-          await call('create index', () => client.indices.create({ index, body: indexBody(type, indexOptions) }));
-          await call('swap alias', () =>
-            client.indices.updateAliases({
-              body: {
-                actions: [{ add: { index, alias: alias(type) } }, ...old.map((i) => ({ remove_index: { index: i } }))],
-              },
-            }),
-          );
-        }),
-      );
+      // An empty generation swapped in: readers never see a missing index, and no deleted-doc
+      // versions survive (delete-by-query would refuse seq 1 again for a minute).
+      await (await beginRebuild()).publish();
     },
 
     beginRebuild,
