@@ -2,13 +2,16 @@
  * Where the CPU goes per mutation: starts a production cluster (gateway, relay, projector) on a fresh
  * namespace, measures every process's CPU (Cairn's and the engines', from /proc) while idle, then
  * while the bench's create/update mix is paced at each given rate, and prints the CPU per process
- * in % of a core and in ms per mutation. Run it on the machine that runs the engines
+ * in % of a core and in ms per mutation, and PostgreSQL transactions per mutation (the whole
+ * server's, so run nothing else meanwhile). `--roles gateway` starts the gateway alone (the write
+ * path without relay and projector). Run it on the machine that runs the engines
  * (`npm run infra:up` first); it leaves nothing behind.
  *
- *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--cpu-prof dir]
+ *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--roles gateway,relay,projector] [--cpu-prof dir]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { dropNamespace } from '../test/support/namespace.js';
 import { CairnProcess, engineEnv, namespace, sleep } from './cluster.js';
 import { GqlClient } from './http.js';
@@ -29,6 +32,7 @@ const { values } = parseArgs({
   options: {
     rates: { type: 'string', default: '10,30' },
     seconds: { type: 'string', default: '10' },
+    roles: { type: 'string', default: 'gateway,relay,projector' },
     'cpu-prof': { type: 'string' },
   },
 });
@@ -40,7 +44,10 @@ const engines = engineEnv();
 const ns = namespace();
 const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...engines, ...ns, CAIRN_PROFILE: 'production' };
 const profDir = values['cpu-prof'];
-const procs = ['gateway', 'relay', 'projector'].map(
+const roles = values.roles.split(',');
+if (!roles.includes('gateway') || roles.some((r) => !['gateway', 'relay', 'projector'].includes(r)))
+  throw new Error('--roles: gateway, then any of relay, projector');
+const procs = roles.map(
   (role) =>
     new CairnProcess(
       role,
@@ -49,8 +56,18 @@ const procs = ['gateway', 'relay', 'projector'].map(
     ),
 );
 const cpu = new CpuMeter(() => new Map(procs.map((p) => [p.name, p.pid])));
+const stats = new pg.Client({ connectionString: engines.DATABASE_URL });
+/** Transactions the whole server has committed or rolled back (its statistics lag by up to a second). */
+const pgTransactions = async (): Promise<number> => {
+  await stats.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await stats.query<{ n: string }>(
+    'SELECT sum(xact_commit + xact_rollback)::bigint AS n FROM pg_stat_database',
+  );
+  return Number(rows[0]?.n ?? 0);
+};
 
 try {
+  await stats.connect();
   for (const p of procs) await p.start();
   const client = new GqlClient(procs[0]!.graphql, 64);
   const database = 'probe';
@@ -94,11 +111,21 @@ try {
   report('idle', 0, idle, []);
   for (const rate of rates) {
     const before = cpu.snapshot();
+    const transactionsBefore = await pgTransactions();
     const r = await mix({ createRatio: 0.3, hot, ratePerSecond: rate, ms: seconds * 1_000 });
     const achieved = r.measured / r.measuredSeconds;
-    report(`${rate}/s (achieved ${achieved.toFixed(1)}/s, ${r.errors} errors)`, achieved, before, r.latencies);
+    report(
+      `${rate}/s (achieved ${achieved.toFixed(1)}/s, ${r.conflicts} conflicts, ${r.errors} errors)`,
+      achieved,
+      before,
+      r.latencies,
+    );
+    await sleep(1_500); // the backends' statistics of the last second reach pg_stat_database
+    const transactions = (await pgTransactions()) - transactionsBefore;
+    process.stdout.write(`  postgres transactions per mutation: ${(transactions / r.measured).toFixed(2)}\n`);
   }
 } finally {
   for (const p of procs) await p.stop();
+  await stats.end().catch(() => undefined);
   await dropNamespace(engines, ns);
 }

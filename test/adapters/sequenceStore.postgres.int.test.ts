@@ -41,14 +41,14 @@ describe('postgres migrations', () => {
   it('is a no-op when run again', async () => {
     expect(await migrate(pool, { schema })).toEqual({ applied: [] });
     const { rows } = await pool.query(`SELECT version FROM ${quoteIdent(schema)}.schema_migrations ORDER BY version`);
-    expect(rows.map((r: { version: string }) => r.version)).toEqual(['001', '002', '003', '004', '005']);
+    expect(rows.map((r: { version: string }) => r.version)).toEqual(['001', '002', '003', '004', '005', '006']);
   });
 
   it('applies each file once when started concurrently on a fresh schema', async () => {
     const fresh = randomId('cairn_mig_');
     try {
       const results = await Promise.all([1, 2, 3].map(() => migrate(pool, { schema: fresh })));
-      expect(results.flatMap((r) => r.applied).sort()).toEqual(['001', '002', '003', '004', '005']);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual(['001', '002', '003', '004', '005', '006']);
       const store = createPostgresSequenceStore({ pool, schema: fresh });
       await store.ping();
       expect(await store.get('x')).toBeNull();

@@ -398,6 +398,32 @@ export function describeSequenceStoreContract(name: string, factory: SequenceSto
       expect((await store.get(k('counter')))!.seq).toBe(1 + workers * perWorker);
     });
 
+    it('decides reservations issued together as if one after the other, in the order issued', async () => {
+      const results = await Promise.all([
+        store.reserve(request(k('a'))),
+        store.reserve(request(k('a'), { expectedSeq: 1, nextSeq: 2 })),
+        store.reserve(request(k('a'))),
+        store.reserve(request(k('a/child'), { parent: k('a'), requireLive: [k('a')] })),
+        store.reserve(request(k('a'), { expectedSeq: 2, nextSeq: 3, liveAfter: false, forbidLiveChildren: true })),
+        store.reserve(request(k('b'), { requireVersion: [{ key: k('a'), seq: 2 }] })),
+        store.reserve(request(k('c'), { requireVersion: [{ key: k('a'), seq: 1 }] })),
+      ]);
+      expect(results.map((r) => (r.ok ? 'ok' : r.reason))).toEqual([
+        'ok',
+        'ok',
+        'conflict',
+        'ok',
+        'has_live_children',
+        'ok',
+        'stale_version',
+      ]);
+      expect(results[2]).toMatchObject({ entry: { key: k('a'), seq: 2, live: true } });
+      expect(results[4]).toMatchObject({ count: 1 });
+      expect(await store.get(k('a'))).toMatchObject({ seq: 2, live: true });
+      expect(await store.get(k('c'))).toBeNull();
+      expect((await store.liveChildren(k('a'), 10)).map((e) => e.key)).toEqual([k('a/child')]);
+    });
+
     it('never leaves a live child under a parent deleted concurrently', async () => {
       for (let round = 0; round < 8; round++) {
         const parent = k(`cls${round}`);
