@@ -28,7 +28,7 @@ export function batchWhileBusy<I, O>(
         const results = await run(batch.map((w) => w.item));
         if (results.length !== batch.length)
           throw new Error(`A batch of ${batch.length} answered ${results.length} results`);
-        batch.forEach((w, i) => w.resolve(results[i]!));
+        for (const [i, w] of batch.entries()) w.resolve(results[i]!);
       } catch (e) {
         for (const w of batch) w.reject(e);
       }

@@ -90,8 +90,8 @@ const reservationResult = (key: string, row: ReserveRow | undefined): Reservatio
 /**
  * The ledger in PostgreSQL (table `ledger`). A reservation is one call of the `ledger_reserve`
  * function (migrations 001 and 004), which locks the rows its guards read and decides atomically.
- * Reservations and confirmations are group-committed (batchWhileBusy): those that arrive while a
- * statement of their kind runs share the next one, so under load N of them cost one round trip and
+ * Reservations, confirmations and reads are group-committed (batchWhileBusy): those that arrive while
+ * a statement of their kind runs share the next one, so under load N of them cost one round trip and
  * one transaction instead of N. A batch of reservations is one call of `ledger_reserve_batch`
  * (migration 006): each request decided as if alone, seeing the ones before it, with every row
  * locked in key order first so that batches do not deadlock. `unconfirmed` reads the partial index
@@ -115,7 +115,7 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
         WHERE key = $1 AND seq = $2`,
       schema,
     ),
-    get: withSchema(`SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE key = $1`, schema),
+    get: withSchema(`SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE key = ANY($1::text[])`, schema),
     liveChildren: withSchema(
       `SELECT ${ENTRY_COLUMNS} FROM {schema}.ledger WHERE parent = $1 AND live ORDER BY key LIMIT $2`,
       schema,
@@ -157,6 +157,16 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
     { maxBatch: MAX_BATCH },
   );
 
+  // Reads take no locks: batching them cannot deadlock anything.
+  const getBatch = batchWhileBusy<string, LedgerEntry | null>(
+    async (keys) => {
+      const { rows } = await runQuery<EntryRow>(pool, sql.get, [[...new Set(keys)]]);
+      const byKey = new Map(rows.map((row) => [row.key, toEntry(row)]));
+      return keys.map((key) => byKey.get(key) ?? null);
+    },
+    { maxBatch: MAX_BATCH },
+  );
+
   return {
     async reserve(request): Promise<ReservationResult> {
       checkReservation(request);
@@ -173,8 +183,7 @@ export function createPostgresSequenceStore({ pool, schema }: PostgresSequenceSt
     },
 
     async get(key) {
-      const { rows } = await runQuery<EntryRow>(pool, sql.get, [key]);
-      return rows[0] ? toEntry(rows[0]) : null;
+      return getBatch(key);
     },
 
     async liveChildren(parent, limit) {
