@@ -99,9 +99,14 @@ export function createProjector(deps: ProjectorDeps): Projector {
     const toLoad: Envelope[] = [];
     for (const [key, list] of byAggregate) {
       list.sort((a, b) => a.envelope.seq - b.envelope.seq);
+      const first = list[0]!;
       const last = recent.get(key);
-      if (last && last.seq === list[0]!.envelope.seq - 1) known.set(key, last);
-      else toLoad.push(list[0]!.envelope);
+      if (last && last.seq === first.envelope.seq - 1) known.set(key, last);
+      // An aggregate's first event, claimed for the first time: the registry has applied nothing of
+      // it (applied seqs are never purged), so there is no doc of ours to read. One a rebuild wrote
+      // meanwhile is newer, and Elasticsearch's versioning keeps it.
+      else if (first.envelope.seq === 1 && first.fence === 1) known.set(key, initialState(first.envelope));
+      else toLoad.push(first.envelope);
     }
     const current = await loadDocs(toLoad);
     const docs: ProjectedDoc[] = [];
