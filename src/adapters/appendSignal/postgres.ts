@@ -2,9 +2,12 @@ import type pg from 'pg';
 import { parseCommit, serializeCommit } from '../../core/envelope.js';
 import type { AppendSignal } from '../../ports/appendSignal.js';
 import { UNPUBLISHED_PREFIX, type WrittenEntry } from '../../ports/eventStore.js';
+import { batchWhileBusy } from '../postgres/batchWhileBusy.js';
 
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_999;
+/** Payloads in one NOTIFY statement at most (~8 MB of text at most). */
+const MAX_PAYLOADS_PER_STATEMENT = 1_000;
 
 /**
  * PostgreSQL LISTEN/NOTIFY. A signal with an entry is sent at once, carrying the entry's commits
@@ -22,22 +25,15 @@ export function createPostgresAppendSignal(options: {
   let scheduled = false;
   // One NOTIFY statement at a time, carrying all that queued meanwhile: a pool would otherwise send
   // them on several connections, and a listener could get one writer's entries out of order.
-  let queue: string[] = [];
-  let sending = false;
-  const flush = async () => {
-    sending = true;
-    while (queue.length > 0) {
-      const payloads = queue;
-      queue = [];
-      await options.pool
-        .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [channel, payloads])
-        .catch(() => undefined);
-    }
-    sending = false;
-  };
+  const notifyBatch = batchWhileBusy<string, void>(
+    async (payloads) => {
+      await options.pool.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [channel, payloads]);
+      return payloads.map(() => undefined);
+    },
+    { maxBatch: MAX_PAYLOADS_PER_STATEMENT },
+  );
   const send = (payload: string) => {
-    queue.push(payload);
-    if (!sending) void flush();
+    notifyBatch(payload).catch(() => undefined);
   };
   return {
     notify(entry) {
