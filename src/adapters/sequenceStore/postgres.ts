@@ -53,7 +53,7 @@ const reservedEntry = (key: string, row: ReserveRow): LedgerEntry => ({
   reservedAt: toNumber(row.reserved_at_ms),
 });
 
-/** Requests in one reserve or confirm statement at most. */
+/** Requests in one reserve, confirm or get statement at most. */
 const MAX_BATCH = 256;
 
 /** A reservation as the batched statement reads it (one JSON array element). */
