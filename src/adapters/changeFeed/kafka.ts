@@ -121,6 +121,10 @@ export function createKafkaChangeFeed({
       subscription: { topics: [topic], fromBeginning: false },
       run: {
         autoCommit: true,
+        // The position is committed at most once a second (and on stop or a rebalance), not after
+        // every batch: a rejoin after a broker restart rereads at most that second, which the
+        // gateways drop as repeats (ChangeHub), instead of one broker write per batch.
+        autoCommitInterval: 1_000,
         eachBatch: async ({ batch }) => {
           if (!active) return;
           const changes: ChangeNotification[] = [];

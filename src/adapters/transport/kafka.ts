@@ -214,8 +214,10 @@ export function createKafkaTransport({
         eachBatch,
         eachBatchAutoResolve: false,
         autoCommit: true,
-        // Resolved offsets are committed after every fetched batch anyway; this bounds what a long
-        // batch (many sub-batches) could have to redo.
+        // Resolved offsets are committed at most once a second (patches/kafkajs+2.2.4.patch; kafkajs
+        // itself commits after every fetched batch, a broker write per message at low rates), and on
+        // stop or a rebalance. A crash redoes at most that second, which the handler's idempotency
+        // (the projector's registry) absorbs.
         autoCommitInterval: 1_000,
         partitionsConsumedConcurrently,
       },
