@@ -1,3 +1,4 @@
+import './runtime/productionMode.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { readInfraEnv } from './config/infraEnv.js';
 import { createLogger } from './observability/logger.js';

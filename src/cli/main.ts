@@ -1,3 +1,4 @@
+import '../runtime/productionMode.js';
 import { parseArgs } from 'node:util';
 import { PROJECTOR_HANDLER } from '../../workers/projector.js';
 import { checkConsistency } from '../app/consistency.js';

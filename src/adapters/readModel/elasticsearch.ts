@@ -5,7 +5,6 @@ import type { Page, ProjectedDoc, ReadModel, ReadModelRebuild } from '../../port
 import { createCoalescedRefresh } from './coalescedRefresh.js';
 import { type Client, errors } from './elasticsearchClient.js';
 import {
-  DOC_FIELDS,
   fromSource,
   INDEX_SUFFIX,
   type IndexOptions,
@@ -142,9 +141,7 @@ export function createElasticsearchReadModel({
   const search = async (type: AggregateType, body: Record<string, unknown>): Promise<SearchResponse> => {
     await ensureIndexes();
     await refreshes.get(type)!();
-    const { body: res } = await call('search', () =>
-      client.search<SearchResponse>({ index: alias(type), _source_includes: [...DOC_FIELDS], body }),
-    );
+    const { body: res } = await call('search', () => client.search<SearchResponse>({ index: alias(type), body }));
     return res;
   };
 
@@ -248,7 +245,6 @@ export function createElasticsearchReadModel({
       const { body } = await call('mget', () =>
         client.mget<MgetResponse>({
           index: alias(aggregateType),
-          _source_includes: [...DOC_FIELDS],
           body: { ids: aggregateIds },
         }),
       );
