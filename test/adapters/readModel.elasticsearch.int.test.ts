@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createElasticsearchReadModel } from '../../src/adapters/readModel/elasticsearch.js';
 import { Client } from '../../src/adapters/readModel/elasticsearchClient.js';
+import { DOC_VALUE, indexBody, toSource } from '../../src/adapters/readModel/elasticsearchIndexes.js';
 import { isUnavailable } from '../../src/core/errors.js';
 import { describeReadModelContract, instanceDoc } from '../contract/readModel.contract.js';
 import { randomId } from '../support/ids.js';
@@ -41,6 +42,47 @@ describe('elasticsearch read model', () => {
       expect(mapping.properties.p_num?.properties).toEqual({ age: { type: 'double' }, when: { type: 'double' } });
       expect(Object.keys(mapping.properties.p_str?.properties ?? {}).sort()).toEqual(['age', 'when']);
       expect(mapping.properties.obj).toBeUndefined();
+    } finally {
+      await rm.dropIndexes();
+    }
+  });
+
+  it('reads docs an older version wrote without the doc value, and adds the field to its index', async () => {
+    const client = newClient();
+    const indexPrefix = randomId('rm');
+    // The instances index as versions before DOC_VALUE made it, holding two docs they wrote.
+    const old = indexBody('INSTANCE', { shards: 1, replicas: 0, maxFields: 1_000 }) as {
+      mappings: { properties: Record<string, unknown> };
+    };
+    delete old.mappings.properties[DOC_VALUE];
+    await client.indices.create({
+      index: `${indexPrefix}-instances-g0`,
+      body: { ...old, aliases: { [`${indexPrefix}-instances`]: {} } },
+    });
+    const written = [instanceDoc('db', 'a', 'C', { n: 1 }), instanceDoc('db', 'b', 'C', { n: 2 })];
+    await client.bulk({
+      refresh: true,
+      body: written.flatMap((d) => {
+        const { [DOC_VALUE]: _, ...source } = toSource(d);
+        return [{ index: { _index: `${indexPrefix}-instances`, _id: d.aggregateId } }, source];
+      }),
+    });
+    const rm = createElasticsearchReadModel({ client, indexPrefix });
+    const byNDesc = {
+      database: 'db',
+      classId: 'C',
+      where: [],
+      orderBy: [{ property: 'n', direction: 'DESC' as const }],
+      first: 10,
+    };
+    try {
+      const page = await rm.searchInstances(byNDesc);
+      expect(page.docs).toEqual([written[1], written[0]]);
+      // A doc written now carries the doc value; the old one beside it is still read by id.
+      const updated = { ...written[0]!, seq: 2, data: { properties: { n: 3 } } };
+      await rm.apply([updated]);
+      const again = await rm.searchInstances(byNDesc);
+      expect(again.docs).toEqual([updated, written[1]]);
     } finally {
       await rm.dropIndexes();
     }

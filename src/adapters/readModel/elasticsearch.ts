@@ -5,6 +5,9 @@ import type { Page, ProjectedDoc, ReadModel, ReadModelRebuild } from '../../port
 import { createCoalescedRefresh } from './coalescedRefresh.js';
 import { type Client, errors } from './elasticsearchClient.js';
 import {
+  DOC_VALUE,
+  DOC_VALUE_MAPPING,
+  fromDocValue,
   fromSource,
   INDEX_SUFFIX,
   type IndexOptions,
@@ -28,9 +31,9 @@ export interface ElasticsearchReadModel extends ReadModel {
   dropIndexes(): Promise<void>;
 }
 
+/** A search hit: doc values only (see DOC_VALUE); `doc` is missing on docs an older version wrote. */
 interface Hit {
-  _id: string;
-  _source: Record<string, unknown>;
+  fields: { aggregateId: [string]; [DOC_VALUE]?: [string] };
 }
 interface SearchResponse {
   hits: { total?: { value: number }; hits: Hit[] };
@@ -84,6 +87,8 @@ export function createElasticsearchReadModel({
   const ensureIndex = async (type: AggregateType): Promise<void> => {
     if ((await indexesOf(type)).length === 0) await createFirstIndex(type);
     await primariesActive(type);
+    // An index made before DOC_VALUE existed gets it (a no-op on one that has it).
+    await call('update mapping', () => client.indices.putMapping({ index: alias(type), body: DOC_VALUE_MAPPING }));
   };
 
   // An index another process has just created exists before its primary shards start: reads in
@@ -141,8 +146,22 @@ export function createElasticsearchReadModel({
   const search = async (type: AggregateType, body: Record<string, unknown>): Promise<SearchResponse> => {
     await ensureIndexes();
     await refreshes.get(type)!();
-    const { body: res } = await call('search', () => client.search<SearchResponse>({ index: alias(type), body }));
+    const { body: res } = await call('search', () =>
+      client.search<SearchResponse>({
+        index: alias(type),
+        body: { ...body, stored_fields: '_none_', docvalue_fields: [DOC_VALUE, 'aggregateId'] },
+      }),
+    );
     return res;
+  };
+
+  /** The hits' docs, in order; a doc written before DOC_VALUE existed is read by id. */
+  const docsOf = async (type: AggregateType, hits: Hit[]): Promise<ProjectedDoc[]> => {
+    const docs = hits.map((h) => (h.fields[DOC_VALUE] ? fromDocValue(h.fields[DOC_VALUE][0]) : null));
+    const missing = hits.filter((_, i) => !docs[i]).map((h) => h.fields.aggregateId[0]);
+    if (missing.length === 0) return docs as ProjectedDoc[];
+    const byId = new Map((await getMany(type, missing)).flatMap((d) => (d ? [[d.aggregateId, d] as const] : [])));
+    return hits.flatMap((h, i) => docs[i] ?? byId.get(h.fields.aggregateId[0]) ?? []);
   };
 
   /** Writes docs, each into the index (or alias: `viaAlias`) `indexOf` names for its type. */
@@ -214,14 +233,37 @@ export function createElasticsearchReadModel({
     };
   };
 
-  const toPage = (res: SearchResponse, first: number, cursor: (hit: Hit) => string): Page => {
-    const hits = res.hits.hits.slice(0, first);
+  const toPage = async (
+    type: AggregateType,
+    res: SearchResponse,
+    first: number,
+    cursor: (doc: ProjectedDoc) => string,
+  ): Promise<Page> => {
+    const docs = await docsOf(type, res.hits.hits.slice(0, first));
     return {
-      docs: hits.map((h) => fromSource(h._source)),
-      cursors: hits.map(cursor),
+      docs,
+      cursors: docs.map(cursor),
       hasNextPage: res.hits.hits.length > first,
       totalCount: totalOf(res),
     };
+  };
+
+  const getMany: ReadModel['getMany'] = async (aggregateType, aggregateIds) => {
+    if (aggregateIds.length === 0) return [];
+    await ensureIndexes();
+    const { body } = await call('mget', () =>
+      client.mget<MgetResponse>({ index: alias(aggregateType), body: { ids: aggregateIds } }),
+    );
+    return body.docs.map((d): ProjectedDoc | null => {
+      // A per-document failure inside a 200 is a shard that cannot answer yet (e.g. still recovering
+      // after a restart: no_shard_available_action_exception): an outage, not a bug.
+      if (d.error)
+        throw new UnavailableError(
+          'elasticsearch',
+          new Error(`Elasticsearch failed to get ${d._id}: ${d.error.type}: ${d.error.reason}`),
+        );
+      return d.found && d._source ? fromSource(d._source) : null;
+    });
   };
 
   return {
@@ -239,26 +281,7 @@ export function createElasticsearchReadModel({
       await bulk(docs, alias, true);
     },
 
-    async getMany(aggregateType, aggregateIds) {
-      if (aggregateIds.length === 0) return [];
-      await ensureIndexes();
-      const { body } = await call('mget', () =>
-        client.mget<MgetResponse>({
-          index: alias(aggregateType),
-          body: { ids: aggregateIds },
-        }),
-      );
-      return body.docs.map((d): ProjectedDoc | null => {
-        // A per-document failure inside a 200 is a shard that cannot answer yet (e.g. still recovering
-        // after a restart: no_shard_available_action_exception): an outage, not a bug.
-        if (d.error)
-          throw new UnavailableError(
-            'elasticsearch',
-            new Error(`Elasticsearch failed to get ${d._id}: ${d.error.type}: ${d.error.reason}`),
-          );
-        return d.found && d._source ? fromSource(d._source) : null;
-      });
-    },
+    getMany,
 
     async list(aggregateType, { database, first, after }) {
       const filter: Record<string, unknown>[] = [{ term: { deleted: false } }];
@@ -275,17 +298,14 @@ export function createElasticsearchReadModel({
         body.search_after = [a];
       }
       const res = await search(aggregateType, body);
-      return toPage(res, first, (h) => encodeCursor({ a: h._id }));
+      return toPage(aggregateType, res, first, (d) => encodeCursor({ a: d.aggregateId }));
     },
 
     async searchInstances(query) {
       const valid = validateQuery(query);
       const res = await search('INSTANCE', instanceSearchBody(query, valid));
-      return toPage(res, query.first, (h) =>
-        encodeSearchCursor(
-          valid.orderBy,
-          positionOf(valid.orderBy, h._source.id as string, h._source.data as Record<string, unknown>),
-        ),
+      return toPage('INSTANCE', res, query.first, (d) =>
+        encodeSearchCursor(valid.orderBy, positionOf(valid.orderBy, d.id, d.data as Record<string, unknown>)),
       );
     },
 

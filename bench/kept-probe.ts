@@ -1,0 +1,143 @@
+/**
+ * One phase of the bench again, on the data of a run kept with `npm run bench -- --keep` (its log
+ * prints `kept: {"S3_PREFIX":"<ns>/",...}`; pass that `<ns>`), so two commits can be compared on the
+ * same data, alternately, without writing a backlog each time. Needs `npm run infra:up`.
+ *
+ *   npx tsx bench/kept-probe.ts query <ns> [--seconds 8] [--index-prefix p]
+ *     a gateway on the namespace; `instance(id)` and then the bench's page of 100 (INSTANCE_PAGE),
+ *     32 clients each: rate, latency, gateway and Elasticsearch CPU per query
+ *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p]
+ *     a projector with a fresh registry, group and indexes catching up on the namespace's events
+ *     topic: events/s and CPU; its registry and indexes are removed afterwards
+ *
+ * `--index-prefix` reads (query) or keeps (projector) read-model indexes under another prefix: a
+ * projector run with `--index-prefix <ns>x` leaves indexes written by the code under test, which a
+ * query run with the same prefix then reads.
+ */
+import { parseArgs } from 'node:util';
+import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
+import { CairnProcess, engineEnv, pollUntil } from './cluster.js';
+import { GqlClient } from './http.js';
+import { CpuMeter, cpuParams } from './procstat.js';
+import { percentile } from './stats.js';
+import { CLASS_ID, INSTANCE_BY_ID, INSTANCE_PAGE, rng, runLoop } from './workload.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { seconds: { type: 'string', default: '8' }, 'index-prefix': { type: 'string' } },
+});
+const [mode, ns] = positionals;
+if ((mode !== 'query' && mode !== 'projector') || !ns) {
+  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector <kept namespace> [options]\n');
+  process.exit(2);
+}
+const DB = 'bench'; // the bench's database (bench/main.ts)
+
+const keptEnv = (): Record<string, string> => ({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  ...engineEnv(),
+  CAIRN_PROFILE: 'production',
+  S3_PREFIX: `${ns}/`,
+  KAFKA_EVENTS_TOPIC: `${ns}.events`,
+  DATABASE_SCHEMA: ns,
+  ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? ns,
+});
+
+const describeCpu = (use: Record<string, number>, perSecond: number): string =>
+  Object.entries(use)
+    .map(([k, pct]) => `${k.replace('cpu%.', '')} ${pct} % ${((pct * 10) / perSecond).toFixed(2)} ms`)
+    .join(', ');
+
+async function queries(): Promise<void> {
+  const gateway = new CairnProcess('gateway', {
+    ...keptEnv(),
+    CAIRN_ROLES: 'gateway',
+    KAFKA_CHANGES_TOPIC: `${ns}.changes`,
+  });
+  await gateway.start();
+  const cpu = new CpuMeter(() => new Map([['gateway', gateway.pid]]));
+  const gql = new GqlClient(gateway.graphql, 64);
+  try {
+    const all = await gql.must<{ instances: { edges: { node: { id: string } }[] } }>(
+      INSTANCE_PAGE.replace('first: 100', 'first: 1000'),
+      { database: DB, classId: CLASS_ID, min: 0 },
+    );
+    const ids = all.instances.edges.map((e) => e.node.id);
+    if (ids.length === 0) throw new Error(`no instances in database ${DB} of ${ns}`);
+    const random = rng(1);
+    const byId = async () => {
+      const id = ids[Math.floor(random() * ids.length)]!;
+      const r = await gql.post<{ instance: { id: string } | null }>(INSTANCE_BY_ID, { database: DB, id });
+      return { ms: r.ms, ok: r.data?.instance?.id === id };
+    };
+    const page = async () => {
+      const r = await gql.post<{ instances: { edges: unknown[] } }>(INSTANCE_PAGE, {
+        database: DB,
+        classId: CLASS_ID,
+        min: Math.floor(random() * 9_000),
+      });
+      return { ms: r.ms, ok: (r.data?.instances?.edges.length ?? 0) > 0 };
+    };
+    for (const [name, op] of [
+      ['instance(id)', byId],
+      ['page of 100', page],
+    ] as const) {
+      const before = cpu.snapshot();
+      const r = await runLoop(32, 1_000, Number(values.seconds) * 1_000, op);
+      const rate = r.completed / r.seconds;
+      const lat = [...r.latencies].sort((a, b) => a - b);
+      process.stdout.write(
+        `${name}, 32 clients: ${rate.toFixed(1)}/s, p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, ` +
+          `${r.errors} errors; CPU per query: ${describeCpu(cpuParams(CpuMeter.between(before, cpu.snapshot())), rate)}\n`,
+      );
+    }
+  } finally {
+    await gateway.stop();
+  }
+}
+
+async function projector(): Promise<void> {
+  const fresh = `probe_${Date.now().toString(36)}`;
+  const scratch = {
+    KAFKA_CHANGES_TOPIC: `${fresh}.changes`,
+    DATABASE_SCHEMA: fresh,
+    KAFKA_PROJECTOR_GROUP: `${fresh}-projector`,
+    ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? fresh,
+  };
+  const proc = new CairnProcess('projector', { ...keptEnv(), ...scratch, CAIRN_ROLES: 'projector' });
+  const cpu = new CpuMeter(() => new Map([['projector', proc.pid]]));
+  // The backlog: every domain event of the namespace, i.e. one per commit in its ledger.
+  const ledger = new (await import('pg')).default.Client({ connectionString: engineEnv().DATABASE_URL });
+  await ledger.connect();
+  const { rows } = await ledger.query<{ n: string }>(`SELECT sum(seq)::bigint AS n FROM "${ns}".ledger`);
+  await ledger.end();
+  const expected = Number(rows[0]?.n ?? 0);
+  try {
+    await proc.start();
+    const before = cpu.snapshot();
+    const t0 = performance.now();
+    let applied = 0;
+    const done = await pollUntil(
+      async () => {
+        applied = await proc.metric('cairn_projector_applied_events_total');
+        return applied >= expected;
+      },
+      300_000,
+      50,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const rate = applied / seconds;
+    process.stdout.write(
+      `projector: ${applied} of ${expected} events in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} events/s${done ? '' : ' (timed out)'}; ` +
+        `CPU per 1,000 events: ${describeCpu(cpuParams(CpuMeter.between(before, cpu.snapshot())), rate / 1000)}\n`,
+    );
+  } finally {
+    await proc.stop();
+    // What this run made (registry, group, topic, its own indexes); `--index-prefix` indexes stay.
+    await dropNamespace(engineEnv() as unknown as EngineEndpoints, namespaceOf(fresh));
+  }
+}
+
+await (mode === 'query' ? queries() : projector());
