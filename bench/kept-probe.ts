@@ -9,6 +9,10 @@
  *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p]
  *     a projector with a fresh registry, group and indexes catching up on the namespace's events
  *     topic: events/s and CPU; its registry and indexes are removed afterwards
+ *   npx tsx bench/kept-probe.ts fanout <ns> [--subscribers 10000] [--rounds 5] [--cpu-prof dir]
+ *     gateway, relay and projector on the namespace; the bench's fan-out (subscribers of one
+ *     instance of its database `benchfan`, one update per round): time to the first and the last
+ *     subscriber, and every process's CPU over the rounds; `--cpu-prof` profiles the gateway
  *
  * `--index-prefix` reads (query) or keeps (projector) read-model indexes under another prefix: a
  * projector run with `--index-prefix <ns>x` leaves indexes written by the code under test, which a
@@ -24,11 +28,17 @@ import { CLASS_ID, INSTANCE_BY_ID, INSTANCE_PAGE, rng, runLoop } from './workloa
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { seconds: { type: 'string', default: '8' }, 'index-prefix': { type: 'string' } },
+  options: {
+    seconds: { type: 'string', default: '8' },
+    'index-prefix': { type: 'string' },
+    subscribers: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '5' },
+    'cpu-prof': { type: 'string' },
+  },
 });
 const [mode, ns] = positionals;
-if ((mode !== 'query' && mode !== 'projector') || !ns) {
-  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector <kept namespace> [options]\n');
+if (!(mode === 'query' || mode === 'projector' || mode === 'fanout') || !ns) {
+  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector|fanout <kept namespace> [options]\n');
   process.exit(2);
 }
 const DB = 'bench'; // the bench's database (bench/main.ts)
@@ -140,4 +150,71 @@ async function projector(): Promise<void> {
   }
 }
 
-await (mode === 'query' ? queries() : projector());
+async function fanout(): Promise<void> {
+  const { closeAll, openSubscribers } = await import('./ws.js');
+  const env = { ...keptEnv(), KAFKA_CHANGES_TOPIC: `${ns}.changes`, KAFKA_PROJECTOR_GROUP: `${ns}-projector` };
+  const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const procs = [
+    new CairnProcess('gateway', { ...env, CAIRN_ROLES: 'gateway' }, prof),
+    new CairnProcess('relay', { ...env, CAIRN_ROLES: 'relay' }),
+    new CairnProcess('projector', { ...env, CAIRN_ROLES: 'projector' }),
+  ];
+  const [gateway] = procs as [CairnProcess, ...CairnProcess[]];
+  for (const p of procs) await p.start();
+  const cpu = new CpuMeter(() => new Map(procs.map((p) => [p.name, p.pid])));
+  const gql = new GqlClient(gateway.graphql, 4);
+  const db = 'benchfan';
+  const target = 'x';
+  const subs = await openSubscribers(
+    gateway.ws,
+    Number(values.subscribers),
+    'subscription($db: ID!, $id: ID) { instanceChanged(database: $db, id: $id) { change id seq } }',
+    { db, id: target },
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 2_000));
+    const found = await gql.must<{ instance: { seq: number } | null }>(
+      'query($db: ID!, $id: ID!) { instance(database: $db, id: $id) { seq } }',
+      { db, id: target },
+    );
+    if (!found.instance) throw new Error(`no instance ${target} in database ${db} of ${ns}`);
+    let seq = found.instance.seq;
+    const firsts: number[] = [];
+    const lasts: number[] = [];
+    const before = cpu.snapshot();
+    for (let round = 0; round < Number(values.rounds); round++) {
+      let arrived = 0;
+      let first = 0;
+      let last = 0;
+      for (const s of subs)
+        s.onNext = (at) => {
+          if (arrived++ === 0) first = at;
+          last = at;
+        };
+      const sentAt = performance.now();
+      const r = await gql.must<{ updateInstance: { seq: number } }>(
+        'mutation($input: UpdateInstanceInput!) { updateInstance(input: $input) { seq } }',
+        { input: { database: db, id: target, expectedSeq: seq, set: { n: -round } } },
+      );
+      seq = r.updateInstance.seq;
+      if (!(await pollUntil(async () => arrived >= subs.length, 30_000, 5)))
+        throw new Error(`round ${round}: ${arrived} arrived`);
+      firsts.push(first - sentAt);
+      lasts.push(last - sentAt);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const use = cpuParams(CpuMeter.between(before, cpu.snapshot()));
+    const ms = (a: number[]) => a.map((x) => x.toFixed(0)).join(' / ');
+    process.stdout.write(
+      `fan-out to ${subs.length}: first ${ms(firsts)} ms, last ${ms(lasts)} ms; CPU over the rounds: ` +
+        `${Object.entries(use)
+          .map(([k, pct]) => `${k.replace('cpu%.', '')} ${pct} %`)
+          .join(', ')}\n`,
+    );
+  } finally {
+    closeAll(subs);
+    for (const p of procs.reverse()) await p.stop();
+  }
+}
+
+await (mode === 'query' ? queries() : mode === 'projector' ? projector() : fanout());
