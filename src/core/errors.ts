@@ -24,13 +24,29 @@ export class CairnError extends Error {
     message: string,
     options: { extensions?: Record<string, unknown>; retriable?: boolean; cause?: unknown } = {},
   ) {
+    // An outcome the client caused (a stale expectedSeq, a missing id, bad input) is an answer, not a
+    // fault: where it was raised helps no one, and capturing and formatting a stack is costly
+    // (source-mapped under tsx: ~4 % of a gateway's CPU under contention, where most mutations
+    // meet a CONFLICT; GraphQL errors copy the stack of the error they wrap). So none is captured.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (OUTCOMES.has(code)) Error.stackTraceLimit = 0;
     super(message, { cause: options.cause });
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = new.target.name;
     this.code = code;
     this.retriable = options.retriable ?? false;
     this.extensions = options.extensions ?? {};
   }
 }
+
+/** Codes that answer the request rather than report a fault (their errors carry no stack trace). */
+const OUTCOMES: ReadonlySet<ErrorCode> = new Set([
+  'CONFLICT',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'IDEMPOTENCY_KEY_REUSED',
+  'STALE_READ',
+]);
 
 export class ConflictError extends CairnError {
   constructor(aggregateId: string, expectedSeq: number, actualSeq: number) {
