@@ -69,22 +69,22 @@ export function docToState(doc: ProjectedDoc): AggregateState {
   switch (doc.aggregateType) {
     case 'DATABASE':
       return {
+        aggregateType: 'DATABASE',
         seq,
         exists,
         createdAt,
         updatedAt,
-        aggregateType: 'DATABASE',
         name: doc.aggregateId,
         label: str(doc.data.label),
         description: str(doc.data.description),
       } satisfies DatabaseState;
     case 'ONTOLOGY_CLASS':
       return {
+        aggregateType: 'ONTOLOGY_CLASS',
         seq,
         exists,
         createdAt,
         updatedAt,
-        aggregateType: 'ONTOLOGY_CLASS',
         database,
         id,
         label: str(doc.data.label),
@@ -93,11 +93,11 @@ export function docToState(doc: ProjectedDoc): AggregateState {
       } satisfies OntologyClassState;
     case 'INSTANCE':
       return {
+        aggregateType: 'INSTANCE',
         seq,
         exists,
         createdAt,
         updatedAt,
-        aggregateType: 'INSTANCE',
         database,
         id,
         classId: doc.classId ?? '',

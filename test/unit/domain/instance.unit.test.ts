@@ -227,6 +227,17 @@ describe('UpdateInstance', () => {
     });
     expect(state.properties).not.toHaveProperty('age');
   });
+
+  it('folds stored events key by key, a stored `__proto__` kept as a plain own property', () => {
+    // Input never has one (refused), but events are trusted as stored: folding must not set a prototype.
+    const created = instanceCreated('ann', 'Person', JSON.parse('{"a": 1, "__proto__": {"polluted": true}, "b": 2}'));
+    const state = stateAfter(ann, [created, updated(JSON.parse('{"b": 3, "__proto__": 4, "c": null}'), ['a'])]);
+    const { properties } = state as InstanceState;
+    expect(Object.getPrototypeOf(properties)).toBe(Object.prototype);
+    expect(Object.keys(properties)).toEqual(['__proto__', 'b']);
+    expect(JSON.stringify(properties)).toBe('{"__proto__":4,"b":3}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });
 
 describe('DeleteInstance', () => {
