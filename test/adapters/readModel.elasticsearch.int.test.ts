@@ -47,6 +47,23 @@ describe('elasticsearch read model', () => {
     }
   });
 
+  it('fails a bulk one of whose docs Elasticsearch refuses, naming it (stale ones are not failures)', async () => {
+    const indexPrefix = randomId('rm');
+    const rm = createElasticsearchReadModel({ client: newClient(), indexPrefix, maxFields: 40 });
+    try {
+      await rm.apply([instanceDoc('db', 'a', 'A', { v: 1 }, 2)]);
+      const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`p${i}`, i]));
+      const bulk = [instanceDoc('db', 'a', 'A', { v: 0 }, 1), instanceDoc('db', 'wide', 'A', many)];
+      await expect(rm.apply(bulk)).rejects.toThrow(
+        /refused db\/wide: illegal_argument_exception: Limit of total fields/,
+      );
+      // The stale write in the same bulk was a 409: ignored, the newer doc kept.
+      expect((await rm.getMany('INSTANCE', ['db/a']))[0]?.data).toEqual({ properties: { v: 1 } });
+    } finally {
+      await rm.dropIndexes();
+    }
+  });
+
   it('reads docs an older version wrote without the doc value, and adds the field to its index', async () => {
     const client = newClient();
     const indexPrefix = randomId('rm');

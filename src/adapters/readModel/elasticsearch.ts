@@ -13,7 +13,7 @@ import {
   type IndexOptions,
   indexBody,
   liveSettings,
-  toSource,
+  sourceText,
 } from './elasticsearchIndexes.js';
 import { instanceSearchBody, totalOf } from './elasticsearchQuery.js';
 import { decodeCursor, encodeCursor, encodeSearchCursor, invalidCursor, positionOf, validateQuery } from './query.js';
@@ -166,11 +166,14 @@ export function createElasticsearchReadModel({
 
   /** Writes docs, each into the index (or alias: `viaAlias`) `indexOf` names for its type. */
   const bulk = async (docs: ProjectedDoc[], indexOf: (type: AggregateType) => string, viaAlias: boolean) => {
-    const body = docs.flatMap((d) => [
-      { index: { _index: indexOf(d.aggregateType), _id: d.aggregateId, version: d.seq, version_type: 'external' } },
-      toSource(d),
-    ]);
-    const { body: res } = await call('bulk', () => client.bulk<BulkResponse>({ body, require_alias: viaAlias }));
+    let body = '';
+    for (const d of docs) {
+      const action = { _index: indexOf(d.aggregateType), _id: d.aggregateId, version: d.seq, version_type: 'external' };
+      body += `${JSON.stringify({ index: action })}\n${sourceText(d)}\n`;
+    }
+    const { body: res } = await call('bulk', () =>
+      client.bulk<BulkResponse, string>({ body, require_alias: viaAlias, filter_path: BULK_RESPONSE_FIELDS }),
+    );
     if (res.errors) checkBulkItems(res);
   };
 
@@ -322,6 +325,9 @@ export function createElasticsearchReadModel({
     },
   };
 }
+
+/** What checkBulkItems reads of a bulk's answer: Elasticsearch then writes and the client parses a third. */
+const BULK_RESPONSE_FIELDS = 'errors,items.*._id,items.*.status,items.*.error';
 
 /** 409 = a stale or duplicate write (external versioning): ignored. Anything else fails the batch. */
 const checkBulkItems = (res: BulkResponse): void => {
