@@ -254,7 +254,7 @@ async function rebuildFromCopies(
   /** Aggregates written out, at the seq they reached (later copies of theirs are duplicates). */
   const finished = new Map<string, number>();
 
-  for await (const commit of eventStore.scanCopies!()) {
+  for await (const commit of eventStore.scanCopies!({ eventsOnly: true })) {
     const key = aggregateKey(commit);
     if ((finished.get(key) ?? -1) >= commit.seq) continue;
     let folding = open.get(key);

@@ -160,9 +160,10 @@ export interface EventStore {
    * Optional: every commit this store holds a copy of (outbox group entries, then segments), in no
    * useful order, some more than once, and not necessarily all of them: most of the store read with
    * few requests and without listing every commit key. Whoever needs every commit completes it
-   * against the ledger (app/rebuild.ts); `scan` stays the complete read.
+   * against the ledger (app/rebuild.ts); `scan` stays the complete read. `eventsOnly`: commands may
+   * be left out (a fold reads domain events only, and a command left out is never parsed).
    */
-  scanCopies?(): AsyncIterable<Commit>;
+  scanCopies?(options?: { eventsOnly?: boolean }): AsyncIterable<Commit>;
 
   /**
    * Optional read accelerator: stores copies of commits already in the store together, in one object

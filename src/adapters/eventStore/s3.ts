@@ -378,7 +378,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       }
     },
 
-    async *scanCopies() {
+    async *scanCopies(options = {}) {
       // The outbox first: an entry removed after this listing had its commits published, and the
       // relay copies published commits into segments (a copy missing from both is found by whoever
       // completes this read against the ledger).
@@ -400,7 +400,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
         next?.catch(() => undefined);
         for (const text of texts) {
           for (const [key, body] of parseCopyLines(text ?? '')) {
-            const commit = copyOf(body);
+            const commit = copyOf(body, options);
             // A copy must be the commit of its key; anything else is left to the completion.
             if (commit && commitKey(commit) === key) yield commit;
           }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { copyLine, copyOf, parseCopyLines, parseGroupEntry } from '../../src/adapters/eventStore/commitCopies.js';
+import { type Commit, serializeCommit, serializeEnvelope } from '../../src/core/envelope.js';
+import { commitKey } from '../../src/ports/eventStore.js';
+import { makeCommit } from '../contract/eventStore.contract.js';
+
+/** A commit whose payloads hold the characters the line layout depends on (tab, newline, quotes). */
+const tricky = (id: string, seq: number, domainEvents = 1): Commit => {
+  const c = makeCommit('INSTANCE', id, seq, domainEvents);
+  return { ...c, envelopes: c.envelopes.map((e) => ({ ...e, payload: { text: 'a\tb\nc "d" \\t' } })) };
+};
+
+const linesOf = (text: string) => [...parseCopyLines(text)];
+
+describe('commit copies', () => {
+  it('reads back every commit of a copies object, envelope bytes included', () => {
+    const commits = [tricky('db/a', 1), tricky('db/b', 4, 3), makeCommit('DATABASE', 'db', 2)];
+    const text = commits.map((c) => copyLine(c)).join('');
+    expect(text.split('\n')).toHaveLength(commits.length + 1);
+    const read = linesOf(text).map(([key, copy]) => ({ key, commit: copyOf(copy) }));
+    expect(read.map((r) => r.key)).toEqual(commits.map(commitKey));
+    expect(read.map((r) => r.commit)).toEqual(commits);
+    expect(read.map((r) => serializeCommit(r.commit!))).toEqual(commits.map((c) => serializeCommit(c)));
+  });
+
+  it('leaves commands out when asked for the domain events only', () => {
+    const commit = tricky('db/a', 5, 2);
+    const [[, copy]] = linesOf(copyLine(commit)) as [[string, string]];
+    const events = copyOf(copy, { eventsOnly: true });
+    expect(events).toEqual({ ...commit, envelopes: commit.envelopes.filter((e) => e.kind === 'domain') });
+    expect(commitKey(events!)).toBe(commitKey(commit));
+  });
+
+  it('still reads the older layout (the commit text as a JSON string), commands included', () => {
+    const commit = tricky('db/a', 2);
+    const older = `${commitKey(commit)}\t${JSON.stringify(serializeCommit(commit))}\n`;
+    const [[key, copy]] = linesOf(older) as [[string, string]];
+    expect(key).toBe(commitKey(commit));
+    expect(copyOf(copy)).toEqual(commit);
+    expect(copyOf(copy, { eventsOnly: true })).toEqual(commit);
+    expect(parseGroupEntry('entry', older)).toEqual([commit]);
+  });
+
+  it('writes the older layout for an envelope text holding a raw tab (whitespace a foreign writer left)', () => {
+    const commit = makeCommit('INSTANCE', 'db/a', 1);
+    const text = `${commit.envelopes.map((e) => serializeEnvelope(e).replace('"seq":', '"seq":\t')).join('\n')}\n`;
+    const line = copyLine(commit, text);
+    expect(line.split('\t')).toHaveLength(2);
+    const [[, copy]] = linesOf(line) as [[string, string]];
+    expect(serializeCommit(copyOf(copy)!)).toBe(text);
+  });
+
+  it('refuses a copy whose envelope is not of the kind its line says, or that does not parse', () => {
+    const commit = makeCommit('INSTANCE', 'db/a', 1);
+    const [[, copy]] = linesOf(copyLine(commit)) as [[string, string]];
+    expect(copyOf(copy.replace(/^c/, 'd'))).toBeNull();
+    expect(copyOf(copy.replace(/\td/, '\tx'))).toBeNull();
+    expect(copyOf(copy.slice(0, -10))).toBeNull();
+    expect(copyOf('c', { eventsOnly: true })).toBeNull();
+    expect(() => parseGroupEntry('entry', `${commitKey(commit)}\t${copy.slice(0, -10)}\n`)).toThrow(/unreadable/);
+  });
+});
