@@ -6,7 +6,7 @@
  *   npx tsx bench/kept-probe.ts query <ns> [--seconds 8] [--index-prefix p]
  *     a gateway on the namespace; `instance(id)` and then the bench's page of 100 (INSTANCE_PAGE),
  *     32 clients each: rate, latency, gateway and Elasticsearch CPU per query
- *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p]
+ *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p] [--cpu-prof dir]
  *     a projector with a fresh registry, group and indexes catching up on the namespace's events
  *     topic: events/s and CPU; its registry and indexes are removed afterwards
  *   npx tsx bench/kept-probe.ts fanout <ns> [--subscribers 10000] [--rounds 5] [--cpu-prof dir]
@@ -108,6 +108,9 @@ async function queries(): Promise<void> {
   }
 }
 
+/** Node options profiling the process under test (`--cpu-prof dir`). */
+const cpuProf = (): string[] => (values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []);
+
 async function projector(): Promise<void> {
   const fresh = `probe_${Date.now().toString(36)}`;
   const scratch = {
@@ -116,7 +119,7 @@ async function projector(): Promise<void> {
     KAFKA_PROJECTOR_GROUP: `${fresh}-projector`,
     ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? fresh,
   };
-  const proc = new CairnProcess('projector', { ...keptEnv(), ...scratch, CAIRN_ROLES: 'projector' });
+  const proc = new CairnProcess('projector', { ...keptEnv(), ...scratch, CAIRN_ROLES: 'projector' }, cpuProf());
   const cpu = new CpuMeter(() => new Map([['projector', proc.pid]]));
   // The backlog: every domain event of the namespace, i.e. one per commit in its ledger.
   const ledger = new (await import('pg')).default.Client({ connectionString: engineEnv().DATABASE_URL });
@@ -153,9 +156,8 @@ async function projector(): Promise<void> {
 async function fanout(): Promise<void> {
   const { closeAll, openSubscribers } = await import('./ws.js');
   const env = { ...keptEnv(), KAFKA_CHANGES_TOPIC: `${ns}.changes`, KAFKA_PROJECTOR_GROUP: `${ns}-projector` };
-  const prof = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
   const procs = [
-    new CairnProcess('gateway', { ...env, CAIRN_ROLES: 'gateway' }, prof),
+    new CairnProcess('gateway', { ...env, CAIRN_ROLES: 'gateway' }, cpuProf()),
     new CairnProcess('relay', { ...env, CAIRN_ROLES: 'relay' }),
     new CairnProcess('projector', { ...env, CAIRN_ROLES: 'projector' }),
   ];

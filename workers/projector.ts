@@ -158,7 +158,11 @@ export function createProjector(deps: ProjectorDeps): Projector {
 
   async function loadDocs(firsts: Envelope[]): Promise<Map<string, ProjectedDoc>> {
     const byType = new Map<Envelope['aggregateType'], string[]>();
-    for (const e of firsts) byType.set(e.aggregateType, [...(byType.get(e.aggregateType) ?? []), e.aggregateId]);
+    for (const e of firsts) {
+      const ids = byType.get(e.aggregateType);
+      if (ids) ids.push(e.aggregateId);
+      else byType.set(e.aggregateType, [e.aggregateId]);
+    }
     const result = new Map<string, ProjectedDoc>();
     await Promise.all(
       [...byType].map(async ([type, ids]) => {
@@ -271,6 +275,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
   async function onBatch(batch: ConsumedBatch): Promise<void> {
     const envelopes: Envelope[] = [];
     for (const m of batch.messages) {
+      if (m.kind === 'command') continue; // not projected: left unparsed
       try {
         envelopes.push(parseEnvelope(m.value));
       } catch (e) {

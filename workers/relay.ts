@@ -12,7 +12,7 @@ import {
   type UnpublishedRef,
   type WrittenEntry,
 } from '../src/ports/eventStore.js';
-import type { Transport } from '../src/ports/transport.js';
+import type { Transport, TransportMessage } from '../src/ports/transport.js';
 
 /**
  * The relay: tails the event store's by-date index (`indexes/by-date/`), publishes the commits it
@@ -241,7 +241,7 @@ export function createRelay(deps: {
     via: 'offer' | 'listing',
   ): Promise<{ handled: number; cleanUp: Promise<void> }> {
     const ready: UnpublishedRef[] = [];
-    const messages: { key: string; value: string }[] = [];
+    const messages: TransportMessage[] = [];
     const dropped: UnpublishedRef[] = [];
     const published: Commit[] = [];
     entries.forEach((refs, i) => {
@@ -263,7 +263,9 @@ export function createRelay(deps: {
       for (const commit of found as Commit[]) {
         published.push(commit);
         const key = aggregateKey(commit);
-        for (const envelope of commit.envelopes) messages.push({ key, value: serializeEnvelope(envelope) });
+        for (const envelope of commit.envelopes) {
+          messages.push({ key, value: serializeEnvelope(envelope), kind: envelope.kind });
+        }
       }
     });
     if (messages.length > 0) {

@@ -1,3 +1,5 @@
+import type { EnvelopeKind } from '../core/envelope.js';
+
 /**
  * The transport carrying envelopes from the relay to the projectors (Kafka, or an in-process log).
  *
@@ -13,6 +15,11 @@ export interface TransportMessage {
   key: string;
   /** The envelope bytes, exactly as stored. */
   value: string;
+  /**
+   * The envelope's kind, when its publisher says (the relay does; Kafka: the record header `kind`),
+   * so that a consumer of domain events skips commands without parsing them.
+   */
+  kind?: EnvelopeKind;
 }
 
 export interface ConsumedBatch {

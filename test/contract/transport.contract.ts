@@ -124,6 +124,23 @@ export function describeTransportContract(
       }
     });
 
+    it("carries a message's envelope kind when its publisher gives one", async () => {
+      const recorder = new Recorder();
+      await consume(randomId('g'), recorder.handle);
+      const published: TransportMessage[] = [
+        { key: 'k', value: 'c1', kind: 'command' },
+        { key: 'k', value: 'd1', kind: 'domain' },
+        { key: 'k', value: 'x1' },
+      ];
+      await transport.publish(published);
+      await until(() => recorder.messages.length >= 3, 'three messages');
+      expect(recorder.messages.slice(0, 3).map(({ value, kind }) => ({ value, kind }))).toEqual([
+        { value: 'c1', kind: 'command' },
+        { value: 'd1', kind: 'domain' },
+        { value: 'x1', kind: undefined },
+      ]);
+    });
+
     it('starts a new group at the oldest message when fromBeginning, else at the end of the log', async () => {
       const old = makeMessages('old', 30, 6);
       await transport.publish(old);

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { type Admin, type Consumer, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { ChangeFeed, ChangeNotification } from '../../ports/changeFeed.js';
 import { ensureTopic, lazy, startConsumer, toUnavailable, withTopicRetry } from '../transport/kafkaSupport.js';
@@ -203,7 +203,8 @@ export function createKafkaChangeFeed({
 
 /** A stable partition for an aggregate: its changes always go to the same one. */
 const partitionOf = (key: string, count: number): number =>
-  count === 1 ? 0 : createHash('sha1').update(key).digest().readUInt32BE(0) % count;
+  // One-shot hash: a Hash object per change was ~2 % of a projector's CPU.
+  count === 1 ? 0 : hash('sha1', key, 'buffer').readUInt32BE(0) % count;
 
 /**
  * The messages for one publish: per partition, the notifications in publish order, as JSON arrays

@@ -86,7 +86,7 @@ export function createInProcessTransport({
     group.busy[p] = true;
     const batch: ConsumedBatch = {
       partition: p,
-      messages: messages.map((m, i) => ({ key: m.key, value: m.value, offset: String(from + i) })),
+      messages: messages.map((m, i) => ({ ...m, offset: String(from + i) })),
     };
     const run = (async () => {
       try {
@@ -132,9 +132,9 @@ export function createInProcessTransport({
     async publish(messages) {
       if (closed) throw new Error('in-process transport is closed');
       const touched = new Set<number>();
-      for (const { key, value } of messages) {
+      for (const { key, value, kind } of messages) {
         const p = partitionOf(key, partitions);
-        log[p]!.push({ key, value });
+        log[p]!.push(kind ? { key, value, kind } : { key, value });
         touched.add(p);
       }
       for (const group of groups.values()) for (const p of touched) drive(group, p);

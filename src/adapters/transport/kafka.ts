@@ -1,4 +1,13 @@
-import { type Admin, CompressionTypes, type EachBatchPayload, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import {
+  type Admin,
+  CompressionTypes,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import type { EnvelopeKind } from '../../core/envelope.js';
 import type { ConsumedBatch, Transport, TransportConsumer, TransportMessage } from '../../ports/transport.js';
 import { type BackoffOptions, backoffMs } from './backoff.js';
 import { ensureTopic, lazy, startConsumer, toUnavailable } from './kafkaSupport.js';
@@ -53,6 +62,16 @@ export interface KafkaTransport extends Transport {
   /** Stops every consumer it started (finishing batches in hand) and disconnects producer and admin. */
   close(): Promise<void>;
 }
+
+/** The Kafka record of a message: the envelope's kind, when known, as the header `kind`. */
+const toRecord = ({ key, value, kind }: TransportMessage) =>
+  kind ? { key, value, headers: { kind } } : { key, value };
+
+/** The kind a record's header says, if it is one. */
+const kindOf = (headers: IHeaders | undefined): { kind?: EnvelopeKind } => {
+  const kind = headers?.kind?.toString();
+  return kind === 'command' || kind === 'domain' ? { kind } : {};
+};
 
 /** Splits `messages` into consecutive chunks of at most `maxBytes` (a single larger message goes alone). */
 function chunkBySize(messages: TransportMessage[], maxBytes: number): TransportMessage[][] {
@@ -180,6 +199,7 @@ export function createKafkaTransport({
             key: m.key?.toString('utf8') ?? '',
             value: m.value?.toString('utf8') ?? '',
             offset: m.offset,
+            ...kindOf(m.headers),
           })),
         };
         try {
@@ -247,7 +267,7 @@ export function createKafkaTransport({
       try {
         const client = await producer.get();
         for (const chunk of chunkBySize(messages, maxSendBytes)) {
-          await client.send({ topic, acks: -1, compression, messages: chunk });
+          await client.send({ topic, acks: -1, compression, messages: chunk.map(toRecord) });
         }
       } catch (error) {
         throw toUnavailable(error);
