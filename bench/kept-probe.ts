@@ -14,6 +14,8 @@
  *     instance of its database `benchfan`, one update per round): time to the first and the last
  *     subscriber, and every process's CPU over the rounds; `--cpu-prof` profiles the gateway
  *
+ * `--env NAME=value` (repeatable) sets a variable of the processes started (to compare settings).
+ *
  * `--index-prefix` reads (query) or keeps (projector) read-model indexes under another prefix: a
  * projector run with `--index-prefix <ns>x` leaves indexes written by the code under test, which a
  * query run with the same prefix then reads.
@@ -34,6 +36,7 @@ const { values, positionals } = parseArgs({
     subscribers: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '5' },
     'cpu-prof': { type: 'string' },
+    env: { type: 'string', multiple: true },
   },
 });
 const [mode, ns] = positionals;
@@ -53,7 +56,16 @@ const keptEnv = (): Record<string, string> => ({
   KAFKA_EVENTS_TOPIC: `${ns}.events`,
   DATABASE_SCHEMA: ns,
   ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? ns,
+  ...settings(),
 });
+
+/** `--env NAME=value` (repeatable): settings of the processes under test, e.g. PROJECTOR_CONCURRENCY. */
+function settings(): Record<string, string> {
+  const pairs = (values.env ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2) as [string, string]);
+  const bad = pairs.find(([name, value]) => !name || value === undefined);
+  if (bad) throw new Error(`--env wants NAME=value, got ${bad.join('')}`);
+  return Object.fromEntries(pairs);
+}
 
 const describeCpu = (use: Record<string, number>, perSecond: number): string =>
   Object.entries(use)

@@ -238,10 +238,7 @@ const LEDGER_PAGE = 5_000;
 const STORE_READS_IN_FLIGHT = 16;
 
 /** The seq of a commit's first domain event: the commit follows an aggregate at one less. */
-const firstSeqOf = (c: Commit): number => {
-  const domain = c.envelopes.filter((e) => e.kind === 'domain');
-  return domain.length > 0 ? domain[0]!.seq : c.seq;
-};
+const firstSeqOf = (c: Commit): number => c.envelopes.find((e) => e.kind === 'domain')?.seq ?? c.seq;
 
 async function rebuildFromCopies(
   eventStore: EventStore,
@@ -249,8 +246,8 @@ async function rebuildFromCopies(
   writer: DocWriter,
 ): Promise<RebuildResult> {
   const p = writer.progress;
-  /** Aggregates being folded, and copies that came before the commit they follow. */
-  const open = new Map<string, { state: AggregateState; early: Map<number, Commit> }>();
+  /** Aggregates being folded, and copies that came before the commit they follow (by first seq). */
+  const open = new Map<string, { state: AggregateState; early: Map<number, Commit> | null }>();
   /** Aggregates written out, at the seq they reached (later copies of theirs are duplicates). */
   const finished = new Map<string, number>();
 
@@ -260,19 +257,25 @@ async function rebuildFromCopies(
     let folding = open.get(key);
     if (!folding) {
       if (finished.has(key)) continue; // past the reserved seq, which no stored commit passes
-      folding = { state: initialState(commit), early: new Map() };
+      folding = { state: initialState(commit), early: null };
       open.set(key, folding);
       p.aggregates++;
     }
     if (commit.seq <= folding.state.seq) continue;
-    folding.early.set(firstSeqOf(commit), commit);
-    for (let next = folding.early.get(folding.state.seq + 1); next; next = folding.early.get(folding.state.seq + 1)) {
-      folding.early.delete(folding.state.seq + 1);
+    if (firstSeqOf(commit) !== folding.state.seq + 1) {
+      folding.early ??= new Map();
+      folding.early.set(firstSeqOf(commit), commit);
+      continue;
+    }
+    folding.state = applyCommits(folding.state, [commit]);
+    p.commits++;
+    for (let next = folding.early?.get(folding.state.seq + 1); next; next = folding.early?.get(folding.state.seq + 1)) {
+      folding.early!.delete(folding.state.seq + 1);
       folding.state = applyCommits(folding.state, [next]);
       p.commits++;
     }
     // Complete: written now, so memory holds only the aggregates still being folded.
-    if (folding.state.seq >= (reserved.get(key) ?? Number.POSITIVE_INFINITY) && folding.early.size === 0) {
+    if (folding.state.seq >= (reserved.get(key) ?? Number.POSITIVE_INFINITY) && !folding.early?.size) {
       await writer.add(folding.state);
       open.delete(key);
       finished.set(key, folding.state.seq);
