@@ -12,7 +12,8 @@
  *   npx tsx bench/kept-probe.ts fanout <ns> [--subscribers 10000] [--rounds 5] [--cpu-prof dir]
  *     gateway, relay and projector on the namespace; the bench's fan-out (subscribers of one
  *     instance of its database `benchfan`, one update per round): time to the first and the last
- *     subscriber, and every process's CPU over the rounds; `--cpu-prof` profiles the gateway
+ *     subscriber, every process's CPU over the rounds, and per round the mean time from the event's
+ *     recording to its publication, projection and arrival at the gateway; `--cpu-prof` profiles the gateway
  *
  * `--env NAME=value` (repeatable) sets a variable of the processes started (to compare settings).
  *
@@ -23,7 +24,7 @@
 import { parseArgs } from 'node:util';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
 import { CairnProcess, engineEnv, pollUntil } from './cluster.js';
-import { GqlClient } from './http.js';
+import { GqlClient, metricValue } from './http.js';
 import { CpuMeter, cpuParams } from './procstat.js';
 import { percentile } from './stats.js';
 import { CLASS_ID, INSTANCE_BY_ID, INSTANCE_PAGE, rng, runLoop } from './workload.js';
@@ -195,6 +196,7 @@ async function fanout(): Promise<void> {
     let seq = found.instance.seq;
     const firsts: number[] = [];
     const lasts: number[] = [];
+    const stages: string[] = [];
     const before = cpu.snapshot();
     for (let round = 0; round < Number(values.rounds); round++) {
       let arrived = 0;
@@ -205,6 +207,7 @@ async function fanout(): Promise<void> {
           if (arrived++ === 0) first = at;
           last = at;
         };
+      const lagsBefore = await stageLags(procs);
       const sentAt = performance.now();
       const r = await gql.must<{ updateInstance: { seq: number } }>(
         'mutation($input: UpdateInstanceInput!) { updateInstance(input: $input) { seq } }',
@@ -215,6 +218,7 @@ async function fanout(): Promise<void> {
         throw new Error(`round ${round}: ${arrived} arrived`);
       firsts.push(first - sentAt);
       lasts.push(last - sentAt);
+      stages.push(describeLags(lagsBefore, await stageLags(procs)));
       await new Promise((r) => setTimeout(r, 300));
     }
     const use = cpuParams(CpuMeter.between(before, cpu.snapshot()));
@@ -223,12 +227,37 @@ async function fanout(): Promise<void> {
       `fan-out to ${subs.length}: first ${ms(firsts)} ms, last ${ms(lasts)} ms; CPU over the rounds: ` +
         `${Object.entries(use)
           .map(([k, pct]) => `${k.replace('cpu%.', '')} ${pct} %`)
-          .join(', ')}\n`,
+          .join(', ')}\n` +
+        `  mean time from the event's recording to its publication / projection / arrival at the gateway, per round: ${stages.join('; ')}\n`,
     );
   } finally {
     closeAll(subs);
     for (const p of procs.reverse()) await p.stop();
   }
 }
+
+/** The pipeline's lag histograms (relay, projector, gateway), as in the bench's end-to-end phase. */
+const LAGS = [
+  ['relay', 'cairn_relay_lag_seconds'],
+  ['projector', 'cairn_projector_lag_seconds'],
+  ['gateway', 'cairn_change_delivery_lag_seconds'],
+] as const;
+
+async function stageLags(procs: CairnProcess[]): Promise<{ sum: number; count: number }[]> {
+  return Promise.all(
+    LAGS.map(async ([role, name]) => {
+      const text = await procs.find((p) => p.name === role)!.metrics();
+      return { sum: metricValue(text, `${name}_sum`) ?? 0, count: metricValue(text, `${name}_count`) ?? 0 };
+    }),
+  );
+}
+
+const describeLags = (before: { sum: number; count: number }[], after: { sum: number; count: number }[]): string =>
+  after
+    .map((a, i) => {
+      const n = a.count - before[i]!.count;
+      return n > 0 ? (((a.sum - before[i]!.sum) / n) * 1000).toFixed(1) : '–';
+    })
+    .join(' / ');
 
 await (mode === 'query' ? queries() : mode === 'projector' ? projector() : fanout());
