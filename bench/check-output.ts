@@ -68,6 +68,11 @@ export function checkResults(doc: unknown): string[] {
   }
   need(isNum(doc.durationSeconds) && (doc.durationSeconds as number) > 0, 'durationSeconds must be a positive number');
   need(isObj(doc.host) && isNum((doc.host as Obj).cpus), 'host.cpus must be a number');
+  const uptimes = isObj(doc.host) ? (doc.host as Obj).engineUptimeSeconds : undefined;
+  need(
+    uptimes === undefined || (isObj(uptimes) && Object.values(uptimes).every((s) => isNum(s) && (s as number) >= 0)),
+    'host.engineUptimeSeconds must map engines to seconds',
+  );
   need(isObj(doc.parameters), 'parameters must be an object');
   need(Array.isArray(doc.errors), 'errors must be an array');
   if (Array.isArray(doc.errors)) {

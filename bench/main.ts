@@ -27,7 +27,7 @@ import { checkResults } from './check-output.js';
 import { CairnProcess, engineEnv, namespace, pollUntil, REPO_ROOT, runCli, sleep } from './cluster.js';
 import { newestProfile, type ProfileSummary, summarizeProfile } from './cpuprofile.js';
 import { GqlClient, metricValue } from './http.js';
-import { CpuMeter, type CpuSnapshot, cpuParams } from './procstat.js';
+import { CpuMeter, type CpuSnapshot, cpuParams, engineUptimes } from './procstat.js';
 import { renderTable } from './report.js';
 import {
   type Figure,
@@ -997,10 +997,21 @@ function finishFigures(): void {
 // Main
 // ---------------------------------------------------------------------------------------------------
 
+/** The JVM engines, and how long after a start their JIT compilers still take a share of the CPU. */
+const JIT_ENGINES = new Set(['elasticsearch', 'kafka']);
+const JIT_WARM_SECONDS = 600;
+
 async function main(): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   log(`profile ${profile}${quick ? ' (quick)' : ''}; parameters ${JSON.stringify(P)}`);
   const load0 = loadavg();
+  const uptimes = profile === 'production' ? engineUptimes() : {};
+  const justStarted = Object.entries(uptimes).filter(([e, s]) => JIT_ENGINES.has(e) && s < JIT_WARM_SECONDS);
+  for (const [engine, seconds] of justStarted)
+    log(
+      `warning: ${engine} started ${seconds} s ago; its JIT compiler works for about ${JIT_WARM_SECONDS / 60} minutes after a start, ` +
+        "so its CPU figures run high and Cairn's rates low in this run (wait, or warm it with a --quick run first)",
+    );
   try {
     await phase('backlog write', writeBacklog);
     if (profile === 'production') await phase('relay + projector on the backlog', relayAndProjector);
@@ -1037,6 +1048,8 @@ async function main(): Promise<number> {
       node: process.version,
       loadavgAtStart: load0.map((v) => round(v, 2)),
       loadavgAtEnd: loadavg().map((v) => round(v, 2)),
+      /** Seconds each engine had been running when the run began (see engineUptimes). */
+      engineUptimeSeconds: uptimes,
     },
     parameters: { ...P, levels: P.levels.join(',') },
     phaseSeconds,

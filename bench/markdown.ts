@@ -14,7 +14,13 @@ interface Results {
   command: string;
   startedAt: string;
   durationSeconds: number;
-  host: { cpus: number; loadavgAtStart: number[]; loadavgAtEnd: number[] };
+  host: {
+    cpus: number;
+    loadavgAtStart: number[];
+    loadavgAtEnd: number[];
+    /** Since 2026-11-24. */
+    engineUptimeSeconds?: Record<string, number>;
+  };
   figures: Figure[];
 }
 
@@ -73,6 +79,10 @@ const load = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Results;
 const run = load(file);
 const before = values.before ? load(values.before) : undefined;
 const avg = (l: number[]) => l.map((x) => x.toFixed(2)).join(' / ');
+const uptimes = Object.entries(run.host.engineUptimeSeconds ?? {});
+const up = uptimes.length
+  ? `, engines up ${uptimes.map(([e, s]) => `${e} ${s < 3600 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`}`).join(', ')}`
+  : '';
 process.stdout.write(
-  `\`${run.command}\` — ${run.startedAt}, ${run.durationSeconds} s, ${run.host.cpus} CPUs, load average ${avg(run.host.loadavgAtStart)} → ${avg(run.host.loadavgAtEnd)}\n\n${renderMarkdown(run, before)}\n`,
+  `\`${run.command}\` — ${run.startedAt}, ${run.durationSeconds} s, ${run.host.cpus} CPUs, load average ${avg(run.host.loadavgAtStart)} → ${avg(run.host.loadavgAtEnd)}${up}\n\n${renderMarkdown(run, before)}\n`,
 );
