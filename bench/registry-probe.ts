@@ -59,6 +59,13 @@ try {
     `batch ${batch}, ${workers} workers, ${total} events: ${Math.round(total / seconds)} events/s, ` +
       `PostgreSQL CPU ${((cpuMs * 1000) / total).toFixed(1)} µs/event (${Math.round(cpuMs / seconds / 10)} % of a core)\n`,
   );
+  // Backends report their table counters when idle for a second.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const { rows } = await pool.query<{ relname: string; upd: string; hot: string }>(
+    `SELECT relname, n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE schemaname = $1 ORDER BY relname`,
+    [schema],
+  );
+  for (const r of rows) process.stdout.write(`  ${r.relname}: ${r.upd} updates, ${r.hot} HOT\n`);
 } finally {
   await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
   await pool.end();

@@ -17,6 +17,7 @@ async function run(
       idempotencyKey: idempotencyKey ?? null,
       actor: ctx.actor,
       correlationId: ctx.correlationId,
+      deadline: ctx.deadline,
     });
     stop({ outcome: 'ok' });
     return result;

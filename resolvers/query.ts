@@ -21,7 +21,13 @@ function connection(page: Page) {
 async function readDoc(ctx: GatewayContext, ref: ReturnType<typeof checkedRef>, minSeq: number | null | undefined) {
   const seq = checkedSeq(minSeq, 'minSeq');
   if (seq === null) return live(await ctx.docs(ref.aggregateType).load(ref.aggregateId));
-  return live(await readAtLeast({ readModel: ctx.readModel, hub: ctx.hub, timeoutMs: ctx.minSeqTimeoutMs }, ref, seq));
+  return live(
+    await readAtLeast(
+      { readModel: ctx.readModel, hub: ctx.hub, timeoutMs: ctx.minSeqTimeoutMs, deadline: ctx.deadline },
+      ref,
+      seq,
+    ),
+  );
 }
 
 /** Each `where` item must name exactly one operator. */

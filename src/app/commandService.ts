@@ -23,13 +23,15 @@ import type { EventStore } from '../ports/eventStore.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
 import type { LedgerEntry, SequenceStore } from '../ports/sequenceStore.js';
 import { type AggregateRepository, applyCommits } from './aggregateRepository.js';
-import { withDeadline } from './deadline.js';
+import { type Deadline, NO_DEADLINE, withDeadline } from './deadline.js';
 import { runIdempotent } from './idempotency.js';
 
 export interface CommandMeta {
   idempotencyKey: string | null;
   actor: string;
   correlationId: string;
+  /** The request's deadline: every dependency call stops there at the latest. */
+  deadline?: Deadline;
 }
 
 /** The answer of an accepted command: the write-side state right after it. */
@@ -67,9 +69,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
   const abandonedMs = options.abandonedReservationMs ?? timeout * 2;
   const now = deps.now ?? (() => new Date());
 
-  async function loadDependencies(command: Command, state: AggregateState, fresh: boolean) {
+  async function loadDependencies(command: Command, state: AggregateState, fresh: boolean, deadline: Deadline) {
     const load = (ref: AggregateRef, verify = fresh || !options.trustCache) =>
-      withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: verify }));
+      withDeadline('eventStore', timeout, () => repository.load(ref, { fresh: verify }), deadline);
     // The reservation re-checks atomically what a decision read of its dependencies: the liveness of
     // the database, referenced instances and target classes (requireLive) and the version of the
     // instance's class (requireVersion); a refusal re-decides on fresh states, and so does a command
@@ -106,15 +108,18 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const target = targetOf(command);
     const key = aggregateKey(target);
     const expected = 'expectedSeq' in command.input ? (command.input.expectedSeq as number) : null;
+    const deadline = meta.deadline ?? NO_DEADLINE;
     // An id this service just generated names nothing yet: nothing to read. Were it taken, the
     // reservation (expectedSeq 0) would refuse and the retry reads fresh state.
     const cached =
       generatedIds.has(command) && !fresh
         ? initialState(target)
-        : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }));
+        : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }), deadline);
     const needsFresh = fresh || (expected !== null && expected > cached.seq);
-    const state = needsFresh ? await withDeadline('eventStore', timeout, () => repository.load(target)) : cached;
-    const context = await loadDependencies(command, state, fresh);
+    const state = needsFresh
+      ? await withDeadline('eventStore', timeout, () => repository.load(target), deadline)
+      : cached;
+    const context = await loadDependencies(command, state, fresh, deadline);
     let decision: ReturnType<typeof decide>;
     try {
       decision = decide(command, state, { now: now().toISOString(), ...context });
@@ -125,17 +130,21 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     }
     const nextSeq = decision.expectedSeq + decision.events.length;
 
-    const reservation = await withDeadline('sequenceStore', timeout, () =>
-      sequenceStore.reserve({
-        key,
-        expectedSeq: decision.expectedSeq,
-        nextSeq,
-        liveAfter: decision.guards.liveAfter,
-        parent: decision.guards.parent ? aggregateKey(decision.guards.parent) : null,
-        requireLive: decision.guards.requireLive.map(aggregateKey).filter((k) => k !== key),
-        forbidLiveChildren: decision.guards.forbidLiveChildren,
-        requireVersion: decision.guards.requireVersion.map(({ ref, seq }) => ({ key: aggregateKey(ref), seq })),
-      }),
+    const reservation = await withDeadline(
+      'sequenceStore',
+      timeout,
+      () =>
+        sequenceStore.reserve({
+          key,
+          expectedSeq: decision.expectedSeq,
+          nextSeq,
+          liveAfter: decision.guards.liveAfter,
+          parent: decision.guards.parent ? aggregateKey(decision.guards.parent) : null,
+          requireLive: decision.guards.requireLive.map(aggregateKey).filter((k) => k !== key),
+          forbidLiveChildren: decision.guards.forbidLiveChildren,
+          requireVersion: decision.guards.requireVersion.map(({ ref, seq }) => ({ key: aggregateKey(ref), seq })),
+        }),
+      deadline,
     );
     if (!reservation.ok) {
       if (reservation.reason === 'has_live_children') {
@@ -173,7 +182,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const commit = buildCommit(command, target, decision.expectedSeq, decision.events, meta, recordedAt);
     let indexed: Promise<void>;
     try {
-      ({ indexed } = await appendWithRetry(commit));
+      ({ indexed } = await appendWithRetry(commit, deadline));
     } catch (e) {
       if (isEventAlreadyExists(e)) {
         const fresher = await repository.load(target);
@@ -216,15 +225,18 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
    * Resolves once the commit is durable, with the promise of its outbox entry. Re-sending identical
    * bytes is safe: the store accepts an identical commit at its own position.
    */
-  async function appendWithRetry(commit: Commit): Promise<{ indexed: Promise<void> }> {
-    const deadline = Date.now() + timeout;
+  async function appendWithRetry(commit: Commit, requestDeadline: Deadline): Promise<{ indexed: Promise<void> }> {
+    const giveUpAt = Date.now() + timeout;
     for (let delay = 50; ; delay *= 2) {
       try {
-        return await withDeadline('eventStore', Math.max(100, deadline - Date.now()), () =>
-          eventStore.appendCommit(commit),
+        return await withDeadline(
+          'eventStore',
+          Math.max(100, giveUpAt - Date.now()),
+          () => eventStore.appendCommit(commit),
+          requestDeadline,
         );
       } catch (e) {
-        if (!isUnavailable(e) || Date.now() + delay >= deadline) throw e;
+        if (!isUnavailable(e) || Date.now() + delay >= Math.min(giveUpAt, requestDeadline)) throw e;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -268,6 +280,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
           input: raw.input,
           leaseMs: timeout * 3,
           waitMs: timeout * 3,
+          deadline: meta.deadline,
         },
         // The generated id must be chosen inside, once: a replay returns the first answer anyway.
         () => run(normalized, meta),

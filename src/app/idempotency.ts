@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { IdempotencyKeyReusedError, UnavailableError } from '../core/errors.js';
 import type { IdempotencyStore } from '../ports/idempotencyStore.js';
-import { remainingBudget, withDeadline } from './deadline.js';
+import { type Deadline, NO_DEADLINE, timeLeft, withDeadline } from './deadline.js';
 
 /** Stable JSON: object keys sorted, so "the same input" does not depend on key order. */
 export function canonicalJson(value: unknown): string {
@@ -21,14 +21,18 @@ export const hashRequest = (input: unknown): string => createHash('sha256').upda
  */
 export async function runIdempotent<T>(
   store: IdempotencyStore,
-  request: { scope: string; key: string; input: unknown; leaseMs: number; waitMs: number },
+  request: { scope: string; key: string; input: unknown; leaseMs: number; waitMs: number; deadline?: Deadline },
   execute: () => Promise<T>,
 ): Promise<T> {
   const hash = hashRequest(request.input);
-  const deadline = Date.now() + Math.min(request.waitMs, remainingBudget());
+  const requestDeadline = request.deadline ?? NO_DEADLINE;
+  const deadline = Date.now() + Math.min(request.waitMs, timeLeft(requestDeadline));
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-    const begun = await withDeadline('idempotencyStore', request.leaseMs, () =>
-      store.begin(request.scope, request.key, hash, request.leaseMs),
+    const begun = await withDeadline(
+      'idempotencyStore',
+      request.leaseMs,
+      () => store.begin(request.scope, request.key, hash, request.leaseMs),
+      requestDeadline,
     );
     if (begun.state === 'completed') return begun.response as T;
     if (begun.state === 'mismatch') throw new IdempotencyKeyReusedError(request.key);
@@ -42,9 +46,12 @@ export async function runIdempotent<T>(
     result = await execute();
   } catch (e) {
     // Bounded by the budget: unreleased, the key's lease expires by itself.
-    await withDeadline('idempotencyStore', request.leaseMs, () => store.release(request.scope, request.key)).catch(
-      () => undefined,
-    );
+    await withDeadline(
+      'idempotencyStore',
+      request.leaseMs,
+      () => store.release(request.scope, request.key),
+      requestDeadline,
+    ).catch(() => undefined);
     throw e;
   }
   await completeOrGiveUp(store, request, result);
@@ -61,13 +68,19 @@ export async function runIdempotent<T>(
  */
 async function completeOrGiveUp<T>(
   store: IdempotencyStore,
-  request: { scope: string; key: string; leaseMs: number },
+  request: { scope: string; key: string; leaseMs: number; deadline?: Deadline },
   result: T,
 ): Promise<void> {
-  const deadline = Date.now() + Math.min(request.leaseMs / 3, remainingBudget());
+  const requestDeadline = request.deadline ?? NO_DEADLINE;
+  const deadline = Date.now() + Math.min(request.leaseMs / 3, timeLeft(requestDeadline));
   for (let delay = 50; ; delay = Math.min(delay * 2, 1_000)) {
     try {
-      await withDeadline('idempotencyStore', request.leaseMs, () => store.complete(request.scope, request.key, result));
+      await withDeadline(
+        'idempotencyStore',
+        request.leaseMs,
+        () => store.complete(request.scope, request.key, result),
+        requestDeadline,
+      );
       return;
     } catch {
       if (Date.now() + delay >= deadline) return;

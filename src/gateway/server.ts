@@ -9,7 +9,7 @@ import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { resolvers } from '../../resolvers/index.js';
-import { withRequestBudget } from '../app/deadline.js';
+import { deadlineIn, NO_DEADLINE } from '../app/deadline.js';
 import type { Logger } from '../observability/logger.js';
 import { type Metrics, renderNamed } from '../observability/metrics.js';
 import { createRequestContext, type GatewayContext, type GatewayServices } from './context.js';
@@ -22,7 +22,7 @@ export interface HttpServerOptions {
   port: number;
   host: string;
   maxBodyBytes: number;
-  /** Budget of one GraphQL request over HTTP (see withRequestBudget). */
+  /** Budget of one GraphQL request over HTTP: its deadline (see app/deadline.ts) is this far from its start. */
   requestTimeoutMs: number;
   introspection: boolean;
 }
@@ -75,7 +75,8 @@ export async function startHttpServer(deps: {
     useServer(
       {
         schema,
-        context: () => createRequestContext(services, { actor: ANONYMOUS, correlationId: randomUUID() }),
+        context: () =>
+          createRequestContext(services, { actor: ANONYMOUS, correlationId: randomUUID(), deadline: NO_DEADLINE }),
         subscribe: createSharedSubscribe(),
         onSubscribe: () => {
           metrics.subscriptions.inc();
@@ -141,12 +142,11 @@ export async function startHttpServer(deps: {
     for (const [k, v] of Object.entries(req.headers))
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
     const correlationId = headerValue(req, 'x-correlation-id') ?? randomUUID();
-    const result = await withRequestBudget(options.requestTimeoutMs, () =>
-      graphql.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => createRequestContext(services, { actor: ANONYMOUS, correlationId }),
-      }),
-    );
+    const deadline = deadlineIn(options.requestTimeoutMs);
+    const result = await graphql.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => createRequestContext(services, { actor: ANONYMOUS, correlationId, deadline }),
+    });
     const outHeaders: Record<string, string> = { 'x-correlation-id': correlationId };
     for (const [k, v] of result.headers) outHeaders[k] = v;
     res.writeHead(result.status ?? 200, outHeaders);

@@ -2,7 +2,6 @@ import { createProjector, PROJECTOR_HANDLER } from '../../workers/projector.js';
 import { createRelay } from '../../workers/relay.js';
 import { createAggregateRepository } from '../app/aggregateRepository.js';
 import { createCommandService } from '../app/commandService.js';
-import { bounded } from '../app/deadline.js';
 import { createOutboxRepair } from '../app/outboxRepair.js';
 import { rebuildReadModel } from '../app/rebuild.js';
 import type { Config } from '../config/config.js';
@@ -101,9 +100,9 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
     stops.push(repair.start());
     services = {
       commands,
-      // Reads are bounded by the request's budget too (the adapters have their own per-call timeouts).
-      readModel: bounded('readModel', adapters.readModel),
-      eventStore: bounded('eventStore', adapters.eventStore),
+      // Each request reads them bounded by its deadline (createRequestContext).
+      readModel: adapters.readModel,
+      eventStore: adapters.eventStore,
       hub,
       metrics,
       minSeqTimeoutMs: config.minSeqTimeoutMs,

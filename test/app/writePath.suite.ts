@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAggregateRepository } from '../../src/app/aggregateRepository.js';
 import { type CommandService, createCommandService } from '../../src/app/commandService.js';
+import { deadlineIn } from '../../src/app/deadline.js';
 import { createOutboxRepair } from '../../src/app/outboxRepair.js';
 import type { Command } from '../../src/core/domain/commands.js';
 import { type Commit, newEventId } from '../../src/core/envelope.js';
@@ -224,6 +225,24 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       );
       expect(ok).toBe('OK');
       expect(await seqs(db)).toEqual([1, 2]);
+    });
+
+    it("stops at the request's deadline when the event store hangs: UNAVAILABLE naming it, well before its own timeout", async () => {
+      const real = ports().eventStore;
+      const hang = (): Promise<never> => new Promise<never>(() => {});
+      const hanging: EventStore = { ...real, append: hang, appendCommit: hang };
+      const svc = service();
+      const db = await seed(svc);
+      const started = Date.now();
+      const error = await service({ eventStore: hanging })
+        .execute(update(db, 1, 9), { ...meta, deadline: deadlineIn(300) })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', extensions: { dependency: 'eventStore' } });
+      expect(Date.now() - started).toBeLessThan(1_500); // the service's own dependency timeout is 2 s
+      expect(await seqs(db)).toEqual([1]);
     });
 
     it('acknowledges on the stored commit and confirms the reservation only once its outbox entry is written', async () => {
