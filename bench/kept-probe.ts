@@ -145,9 +145,11 @@ async function projector(): Promise<void> {
     const before = cpu.snapshot();
     const t0 = performance.now();
     let applied = 0;
+    let firstAt = Number.NaN;
     const done = await pollUntil(
       async () => {
         applied = await proc.metric('cairn_projector_applied_events_total');
+        if (applied > 0 && Number.isNaN(firstAt)) firstAt = performance.now();
         return applied >= expected;
       },
       300_000,
@@ -156,7 +158,8 @@ async function projector(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     const rate = applied / seconds;
     process.stdout.write(
-      `projector: ${applied} of ${expected} events in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} events/s${done ? '' : ' (timed out)'}; ` +
+      `projector: ${applied} of ${expected} events in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} events/s${done ? '' : ' (timed out)'}` +
+        ` (first applied after ${Math.round(firstAt - t0)} ms); ` +
         `CPU per 1,000 events: ${describeCpu(cpuParams(CpuMeter.between(before, cpu.snapshot())), rate / 1000)}\n`,
     );
   } finally {

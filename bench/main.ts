@@ -301,10 +301,12 @@ async function measureCatchUp(
   const startAt = performance.now();
   const samples: { at: number; value: number }[] = [];
   let atListening = -1;
+  let firstProgressAt = Number.NaN;
   const ok = await pollUntil(
     async () => {
       const v = await proc.metric(metric);
       if (atListening < 0) atListening = v;
+      else if (v > atListening && Number.isNaN(firstProgressAt)) firstProgressAt = performance.now();
       samples.push({ at: performance.now(), value: v });
       return v >= expected * perCommit;
     },
@@ -337,6 +339,8 @@ async function measureCatchUp(
         caughtUp: ok,
         startMs: Math.round(startAt - spawnAt),
         progressAtListening: atListening,
+        /** From "listening" to the first progress seen (group join, first fetch and batch: a restart's delay). */
+        firstProgressMs: Number.isNaN(firstProgressAt) ? -1 : Math.round(firstProgressAt - startAt),
         envelopesPerSecond: round(done / (perCommit === 2 ? 1 : 0.5) / secs, 0),
         ...cpuSince(before),
       },
