@@ -1,16 +1,8 @@
-import {
-  type Admin,
-  CompressionTypes,
-  type EachBatchPayload,
-  type IHeaders,
-  type Kafka,
-  Partitioners,
-  type Producer,
-} from 'kafkajs';
+import { type Admin, CompressionTypes, type EachBatchPayload, type IHeaders, type Kafka, type Producer } from 'kafkajs';
 import type { EnvelopeKind } from '../../core/envelope.js';
 import type { ConsumedBatch, Transport, TransportConsumer, TransportMessage } from '../../ports/transport.js';
 import { type BackoffOptions, backoffMs } from './backoff.js';
-import { ensureTopic, lazy, startConsumer, toUnavailable } from './kafkaSupport.js';
+import { ensureTopic, lazy, memoizedDefaultPartitioner, startConsumer, toUnavailable } from './kafkaSupport.js';
 
 export interface KafkaConsumerOptions {
   /** The broker drops a member it has not heard from for this long. @default 30_000 */
@@ -148,7 +140,7 @@ export function createKafkaTransport({
       // One request in flight: a retried request cannot be overtaken by the next one (order per key).
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: memoizedDefaultPartitioner(),
     });
     try {
       await client.connect();
