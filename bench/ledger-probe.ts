@@ -5,12 +5,14 @@
  * processes' CPU per write (from /proc, so run it on the machine that runs PostgreSQL:
  * `npm run infra:up` first). No conflicts: this measures the statements, not the contention.
  *
- *   npx tsx bench/ledger-probe.ts [--clients 32] [--seconds 10] [--pool 10]
+ *   npx tsx bench/ledger-probe.ts [--clients 32] [--seconds 10] [--pool 10] [--unprepared]
+ *
+ * `--unprepared` sends the statements unprepared (DATABASE_PREPARED_STATEMENTS=false), to compare.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/adapters/postgres/migrate.js';
-import { quoteIdent } from '../src/adapters/postgres/sql.js';
+import { preparedStatementOptions, quoteIdent, setPreparedStatements } from '../src/adapters/postgres/sql.js';
 import { createPostgresSequenceStore } from '../src/adapters/sequenceStore/postgres.js';
 import { engineEnv } from './cluster.js';
 import { engineCpuMs } from './procstat.js';
@@ -21,13 +23,20 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '32' },
     seconds: { type: 'string', default: '10' },
     pool: { type: 'string', default: '10' },
+    unprepared: { type: 'boolean', default: false },
   },
 });
 const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 if (!(clients > 0) || !(seconds > 0) || !(Number(values.pool) > 0)) throw new Error('options must be positive');
 
-const pool = new pg.Pool({ connectionString: engineEnv().DATABASE_URL, max: Number(values.pool) });
+// As the production profile's pool (src/runtime/production.ts).
+const pool = new pg.Pool({
+  connectionString: engineEnv().DATABASE_URL,
+  max: Number(values.pool),
+  ...(values.unprepared ? {} : { options: preparedStatementOptions() }),
+});
+setPreparedStatements(pool, !values.unprepared);
 const stats = new pg.Client({ connectionString: engineEnv().DATABASE_URL });
 const transactions = async (): Promise<number> => {
   await stats.query('SELECT pg_stat_clear_snapshot()');

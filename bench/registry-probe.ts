@@ -4,12 +4,14 @@
  * burst). Prints events/s and the PostgreSQL processes' CPU per event (from /proc, so run it on the
  * machine that runs PostgreSQL: `npm run infra:up` first).
  *
- *   npx tsx bench/registry-probe.ts [--batch 250] [--workers 4] [--events 48000]
+ *   npx tsx bench/registry-probe.ts [--batch 250] [--workers 4] [--events 48000] [--unprepared]
+ *
+ * `--unprepared` sends the statements unprepared (DATABASE_PREPARED_STATEMENTS=false), to compare.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/adapters/postgres/migrate.js';
-import { quoteIdent } from '../src/adapters/postgres/sql.js';
+import { preparedStatementOptions, quoteIdent, setPreparedStatements } from '../src/adapters/postgres/sql.js';
 import { createPostgresRegistry } from '../src/adapters/registry/postgres.js';
 import { engineEnv } from './cluster.js';
 import { engineCpuMs } from './procstat.js';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '250' },
     workers: { type: 'string', default: '4' },
     events: { type: 'string', default: '48000' },
+    unprepared: { type: 'boolean', default: false },
   },
 });
 const batch = Number(values.batch);
@@ -27,7 +30,13 @@ const total = Number(values.events);
 /** Aggregates the events are spread over (the bench's backlog has about 27,000 for 48,000 commits). */
 const aggregates = Math.max(1, Math.round(total * 0.56));
 
-const pool = new pg.Pool({ connectionString: engineEnv().DATABASE_URL, max: workers + 2 });
+// As the production profile's pool (src/runtime/production.ts).
+const pool = new pg.Pool({
+  connectionString: engineEnv().DATABASE_URL,
+  max: workers + 2,
+  ...(values.unprepared ? {} : { options: preparedStatementOptions() }),
+});
+setPreparedStatements(pool, !values.unprepared);
 const schema = `registry_probe_${Date.now().toString(36)}`;
 try {
   await migrate(pool, { schema });

@@ -18,7 +18,7 @@ export interface Config {
   introspection: boolean;
   cacheSize: number;
   logLevel: string;
-  postgres: { url: string; schema: string; poolSize: number };
+  postgres: { url: string; schema: string; poolSize: number; preparedStatements: boolean };
   s3: {
     endpoint: string;
     region: string;
@@ -94,7 +94,12 @@ export function loadConfig(env: Env = process.env): Config {
     introspection: b('CAIRN_INTROSPECTION'),
     cacheSize: n('CAIRN_CACHE_SIZE'),
     logLevel: s('LOG_LEVEL'),
-    postgres: { url: s('DATABASE_URL'), schema: s('DATABASE_SCHEMA'), poolSize: n('DATABASE_POOL_SIZE') },
+    postgres: {
+      url: s('DATABASE_URL'),
+      schema: s('DATABASE_SCHEMA'),
+      poolSize: n('DATABASE_POOL_SIZE'),
+      preparedStatements: b('DATABASE_PREPARED_STATEMENTS'),
+    },
     s3: {
       endpoint: s('S3_ENDPOINT'),
       region: s('S3_REGION'),

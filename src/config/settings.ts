@@ -114,6 +114,12 @@ export const SETTINGS = [
     doc: 'PostgreSQL schema holding Cairn tables (created by the migrations).',
   },
   { name: 'DATABASE_POOL_SIZE', kind: 'int', default: '20', min: 1, doc: 'PostgreSQL connections per process.' },
+  {
+    name: 'DATABASE_PREPARED_STATEMENTS',
+    kind: 'bool',
+    default: 'true',
+    doc: 'Prepare each statement once per connection (its plan is reused). Set false behind a pooler that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).',
+  },
   { name: 'S3_ENDPOINT', kind: 'url', production: true, doc: 'S3 API endpoint (MinIO, AWS S3, any S3-compatible).' },
   { name: 'S3_REGION', kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   { name: 'S3_ACCESS_KEY_ID', kind: 'string', production: true, doc: 'S3 access key.' },

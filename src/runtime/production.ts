@@ -9,6 +9,7 @@ import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
 import { httpS3Api, type S3Api, sdkS3Api } from '../adapters/eventStore/s3Api.js';
 import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
 import { migrate } from '../adapters/postgres/migrate.js';
+import { preparedStatementOptions, setPreparedStatements } from '../adapters/postgres/sql.js';
 import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
 import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { createPostgresRegistry } from '../adapters/registry/postgres.js';
@@ -59,9 +60,12 @@ export function createClients(config: Config) {
     connectionTimeoutMillis: Math.min(timeout, 3_000),
     statement_timeout: timeout,
     query_timeout: timeout,
+    // A pooler that cannot keep prepared statements may refuse startup options too.
+    ...(config.postgres.preparedStatements ? { options: preparedStatementOptions() } : {}),
   });
   // An idle client whose connection dies must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  setPreparedStatements(pool, config.postgres.preparedStatements);
   const kafka = new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,

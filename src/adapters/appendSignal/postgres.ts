@@ -3,6 +3,7 @@ import { parseCommit, serializeCommit } from '../../core/envelope.js';
 import type { AppendSignal } from '../../ports/appendSignal.js';
 import { UNPUBLISHED_PREFIX, type WrittenEntry } from '../../ports/eventStore.js';
 import { batchWhileBusy } from '../postgres/batchWhileBusy.js';
+import { runQuery } from '../postgres/sql.js';
 
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7_999;
@@ -27,7 +28,10 @@ export function createPostgresAppendSignal(options: {
   // them on several connections, and a listener could get one writer's entries out of order.
   const notifyBatch = batchWhileBusy<string, void>(
     async (payloads) => {
-      await options.pool.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [channel, payloads]);
+      await runQuery(options.pool, 'SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [
+        channel,
+        payloads,
+      ]);
       return payloads.map(() => undefined);
     },
     { maxBatch: MAX_PAYLOADS_PER_STATEMENT },
