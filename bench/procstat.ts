@@ -7,16 +7,25 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ: clock ticks per second on Linux
 
-function ticksOf(pid: number): number {
+export function ticksOf(pid: number, withReapedChildren = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime are fields 14 and 15 of the full line: 12 and 13 after "pid (comm) ".
-    return Number(fields[11]) + Number(fields[12]);
+    // utime, stime are fields 14 and 15 of the full line: 12 and 13 after "pid (comm) "; cutime and
+    // cstime (16, 17) what its children used once they exited and were reaped.
+    const own = Number(fields[11]) + Number(fields[12]);
+    return withReapedChildren ? own + Number(fields[13]) + Number(fields[14]) : own;
   } catch {
     return 0;
   }
 }
+
+/**
+ * CPU ticks of an engine's processes. PostgreSQL forks a backend per connection and a pool closes
+ * idle ones, so a backend that exited between two readings would take its CPU with it: the
+ * postmaster's reaped-children time keeps it in the sum.
+ */
+const engineTicks = (pids: number[]): number => pids.reduce((s, p) => s + ticksOf(p, true), 0);
 
 /**
  * The machine's CPU ticks: busy (what its own processes and kernel ran), steal (what the hypervisor
@@ -98,8 +107,7 @@ function startTicksOf(pid: number): number {
 
 /** CPU milliseconds used so far by an engine's processes (probes on the machine running the engines). */
 export function engineCpuMs(engine: 'minio' | 'kafka' | 'elasticsearch' | 'postgres'): number {
-  const pids = enginePids().get(engine) ?? [];
-  return (pids.reduce((s, p) => s + ticksOf(p), 0) * 1000) / TICK;
+  return (engineTicks(enginePids().get(engine) ?? []) * 1000) / TICK;
 }
 
 export interface CpuSnapshot {
@@ -117,11 +125,7 @@ export class CpuMeter {
     this.engines = enginePids();
     const procs = new Map<string, number>();
     for (const [name, pid] of this.cairn()) if (pid > 0) procs.set(name, ticksOf(pid));
-    for (const [name, pids] of this.engines)
-      procs.set(
-        name,
-        pids.reduce((s, p) => s + ticksOf(p), 0),
-      );
+    for (const [name, pids] of this.engines) procs.set(name, engineTicks(pids));
     procs.set('bench', ticksOf(process.pid));
     return { at: performance.now(), machine: machineTicks(), procs };
   }

@@ -1,0 +1,14 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ticksOf } from '../../bench/procstat.js';
+
+describe('bench procstat', () => {
+  it("keeps the CPU of a child that exited in its parent's ticks (PostgreSQL's closed backends)", () => {
+    const before = ticksOf(process.pid, true) - ticksOf(process.pid);
+    // A child that spins 400 ms of CPU and exits; spawnSync reaps it.
+    spawnSync(process.execPath, ['-e', 'const end = Date.now() + 400; while (Date.now() < end);']);
+    const reaped = ticksOf(process.pid, true) - ticksOf(process.pid) - before;
+    // Clock ticks of 10 ms: the child's 400 ms, less what it spent before spinning at most.
+    expect(reaped).toBeGreaterThanOrEqual(30);
+  });
+});
