@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { migrate } from '../src/adapters/postgres/migrate.js';
-import { preparedStatementOptions, quoteIdent, setPreparedStatements } from '../src/adapters/postgres/sql.js';
+import { createPostgresPool } from '../src/adapters/postgres/pool.js';
+import { quoteIdent } from '../src/adapters/postgres/sql.js';
 import { createPostgresSequenceStore } from '../src/adapters/sequenceStore/postgres.js';
 import { engineEnv } from './cluster.js';
 import { engineCpuMs } from './procstat.js';
@@ -30,13 +31,11 @@ const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 if (!(clients > 0) || !(seconds > 0) || !(Number(values.pool) > 0)) throw new Error('options must be positive');
 
-// As the production profile's pool (src/runtime/production.ts).
-const pool = new pg.Pool({
+const pool = createPostgresPool({
   connectionString: engineEnv().DATABASE_URL,
   max: Number(values.pool),
-  ...(values.unprepared ? {} : { options: preparedStatementOptions() }),
+  prepared: !values.unprepared,
 });
-setPreparedStatements(pool, !values.unprepared);
 const stats = new pg.Client({ connectionString: engineEnv().DATABASE_URL });
 const transactions = async (): Promise<number> => {
   await stats.query('SELECT pg_stat_clear_snapshot()');

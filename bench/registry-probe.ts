@@ -9,9 +9,9 @@
  * `--unprepared` sends the statements unprepared (DATABASE_PREPARED_STATEMENTS=false), to compare.
  */
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { migrate } from '../src/adapters/postgres/migrate.js';
-import { preparedStatementOptions, quoteIdent, setPreparedStatements } from '../src/adapters/postgres/sql.js';
+import { createPostgresPool } from '../src/adapters/postgres/pool.js';
+import { quoteIdent } from '../src/adapters/postgres/sql.js';
 import { createPostgresRegistry } from '../src/adapters/registry/postgres.js';
 import { engineEnv } from './cluster.js';
 import { engineCpuMs } from './procstat.js';
@@ -30,13 +30,11 @@ const total = Number(values.events);
 /** Aggregates the events are spread over (the bench's backlog has about 27,000 for 48,000 commits). */
 const aggregates = Math.max(1, Math.round(total * 0.56));
 
-// As the production profile's pool (src/runtime/production.ts).
-const pool = new pg.Pool({
+const pool = createPostgresPool({
   connectionString: engineEnv().DATABASE_URL,
   max: workers + 2,
-  ...(values.unprepared ? {} : { options: preparedStatementOptions() }),
+  prepared: !values.unprepared,
 });
-setPreparedStatements(pool, !values.unprepared);
 const schema = `registry_probe_${Date.now().toString(36)}`;
 try {
   await migrate(pool, { schema });

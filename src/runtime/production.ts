@@ -2,14 +2,13 @@ import { Agent } from 'node:http';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel } from 'kafkajs';
-import pg from 'pg';
 import { createPostgresAppendSignal } from '../adapters/appendSignal/postgres.js';
 import { createKafkaChangeFeed } from '../adapters/changeFeed/kafka.js';
 import { createS3EventStore, ensureBucket } from '../adapters/eventStore/s3.js';
 import { httpS3Api, type S3Api, sdkS3Api } from '../adapters/eventStore/s3Api.js';
 import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/postgres.js';
 import { migrate } from '../adapters/postgres/migrate.js';
-import { preparedStatementOptions, setPreparedStatements } from '../adapters/postgres/sql.js';
+import { createPostgresPool } from '../adapters/postgres/pool.js';
 import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
 import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { createPostgresRegistry } from '../adapters/registry/postgres.js';
@@ -54,18 +53,16 @@ function createS3Api(config: Config): S3Api {
 export function createClients(config: Config) {
   const timeout = config.dependencyTimeoutMs;
   const s3 = createS3Api(config);
-  const pool = new pg.Pool({
+  const pool = createPostgresPool({
     connectionString: config.postgres.url,
     max: config.postgres.poolSize,
     connectionTimeoutMillis: Math.min(timeout, 3_000),
     statement_timeout: timeout,
     query_timeout: timeout,
-    // A pooler that cannot keep prepared statements may refuse startup options too.
-    ...(config.postgres.preparedStatements ? { options: preparedStatementOptions() } : {}),
+    prepared: config.postgres.preparedStatements,
   });
   // An idle client whose connection dies must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  setPreparedStatements(pool, config.postgres.preparedStatements);
   const kafka = new Kafka({
     clientId: config.kafka.clientId,
     brokers: config.kafka.brokers,

@@ -1,11 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  preparedStatementOptions,
-  quoteIdent,
-  runQuery,
-  setPreparedStatements,
-} from '../../src/adapters/postgres/sql.js';
+import { createPostgresPool } from '../../src/adapters/postgres/pool.js';
+import { preparedStatementOptions, quoteIdent, runQuery } from '../../src/adapters/postgres/sql.js';
 import { randomId } from '../support/ids.js';
 
 /** runQuery against a real PostgreSQL: statements prepared once per connection, and what happens when a plan goes stale. */
@@ -23,7 +19,8 @@ describe('runQuery (postgres)', () => {
   });
 
   /** One connection, so the statements it prepared are the ones pg_prepared_statements lists. */
-  const onePool = () => new pg.Pool({ connectionString: inject('engines').DATABASE_URL, max: 1 });
+  const onePool = (prepared = true) =>
+    createPostgresPool({ connectionString: inject('engines').DATABASE_URL, max: 1, options: '', prepared });
   const preparedTexts = async (pool: pg.Pool) =>
     (await pool.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements')).rows.map(
       (r) => r.statement,
@@ -42,12 +39,8 @@ describe('runQuery (postgres)', () => {
     }
   });
 
-  it('runs prepared statements from their generic plan with the production options', async () => {
-    const pool = new pg.Pool({
-      connectionString: inject('engines').DATABASE_URL,
-      max: 1,
-      options: preparedStatementOptions(''),
-    });
+  it('runs prepared statements from their generic plan', async () => {
+    const pool = onePool();
     const table = `${quoteIdent(schema)}.claims`;
     try {
       await admin.query(`CREATE TABLE ${table} (id text PRIMARY KEY, n int)`);
@@ -74,8 +67,7 @@ describe('runQuery (postgres)', () => {
   });
 
   it('sends statements unprepared on a pool marked so (a pooler that cannot keep them)', async () => {
-    const pool = onePool();
-    setPreparedStatements(pool, false);
+    const pool = onePool(false);
     try {
       const text = `SELECT $1::int * 2 AS twice /* ${schema} */`;
       expect((await runQuery<{ twice: number }>(pool, text, [21])).rows[0]!.twice).toBe(42);

@@ -23,7 +23,7 @@ export function setPreparedStatements(pool: Pool, prepared: boolean): void {
 }
 
 /**
- * Connection options (libpq's `options`, after any PGOPTIONS of the environment) for a pool whose
+ * Connection options (libpq's `options`, after the given ones or PGOPTIONS) for a pool whose
  * statements runQuery prepares: run them from their generic plan from the first execution on.
  * With the default plan_cache_mode PostgreSQL planned the registry's claim and mark-done afresh on
  * every run (their arrays make a custom plan look cheaper: 0 generic plans in 30 runs), 0.35-0.5 ms
@@ -31,8 +31,8 @@ export function setPreparedStatements(pool: Pool, prepared: boolean): void {
  * generic plan is the same plan. `npx tsx bench/registry-probe.ts --batch 2 --workers 2 --events
  * 3000`: PostgreSQL CPU 630-653 µs per event with custom plans, 353-383 µs with generic ones.
  */
-export function preparedStatementOptions(environment: string | undefined = process.env.PGOPTIONS): string {
-  return [environment, '-c plan_cache_mode=force_generic_plan'].filter((o) => o !== undefined && o !== '').join(' ');
+export function preparedStatementOptions(given: string | undefined = process.env.PGOPTIONS): string {
+  return [given, '-c plan_cache_mode=force_generic_plan'].filter((o) => o !== undefined && o !== '').join(' ');
 }
 
 /** Statement texts PostgreSQL refused to run from a cached plan (a table changed shape under it). */
