@@ -9,6 +9,10 @@
  *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p] [--cpu-prof dir]
  *     a projector with a fresh registry, group and indexes catching up on the namespace's events
  *     topic: events/s and CPU; its registry and indexes are removed afterwards
+ *   npx tsx bench/kept-probe.ts relay <ns> [--commits 20000] [--cpu-prof dir]
+ *     stages an outbox backlog in a scratch prefix (the namespace's commits, read from its segments,
+ *     appended again by 64 writers as the bench's backlog write does), then a relay catching up on it
+ *     into a scratch topic: events/s and CPU per 1,000 events; the scratch prefix and topic are removed
  *   npx tsx bench/kept-probe.ts fanout <ns> [--subscribers 10000] [--rounds 5] [--cpu-prof dir]
  *     gateway, relay and projector on the namespace; the bench's fan-out (subscribers of one
  *     instance of its database `benchfan`, one update per round): time to the first and the last
@@ -22,6 +26,7 @@
  * query run with the same prefix then reads.
  */
 import { parseArgs } from 'node:util';
+import type { Commit } from '../src/core/envelope.js';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
 import { CairnProcess, engineEnv, pollUntil } from './cluster.js';
 import { GqlClient, metricValue } from './http.js';
@@ -36,13 +41,14 @@ const { values, positionals } = parseArgs({
     'index-prefix': { type: 'string' },
     subscribers: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '5' },
+    commits: { type: 'string', default: '20000' },
     'cpu-prof': { type: 'string' },
     env: { type: 'string', multiple: true },
   },
 });
 const [mode, ns] = positionals;
-if (!(mode === 'query' || mode === 'projector' || mode === 'fanout') || !ns) {
-  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector|fanout <kept namespace> [options]\n');
+if (!(mode === 'query' || mode === 'projector' || mode === 'relay' || mode === 'fanout') || !ns) {
+  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector|relay|fanout <kept namespace> [options]\n');
   process.exit(2);
 }
 const DB = 'bench'; // the bench's database (bench/main.ts)
@@ -169,6 +175,89 @@ async function projector(): Promise<void> {
   }
 }
 
+/** An S3 event store of the engines of `.infra/env` under `prefix`, as the production profile builds it. */
+async function storeAt(prefix: string) {
+  const { createS3EventStore } = await import('../src/adapters/eventStore/s3.js');
+  const { httpS3Api } = await import('../src/adapters/eventStore/s3Api.js');
+  const e = engineEnv();
+  const bucket = e.S3_BUCKET ?? 'cairn-events';
+  const s3 = httpS3Api({
+    endpoint: e.S3_ENDPOINT!,
+    region: e.S3_REGION ?? 'us-east-1',
+    accessKeyId: e.S3_ACCESS_KEY_ID!,
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+    forcePathStyle: true,
+    bucket,
+    timeoutMs: 10_000,
+  });
+  return { store: createS3EventStore({ s3, bucket, prefix, concurrency: 64 }), s3 };
+}
+
+/**
+ * The namespace's first `--commits` commits appended again under a scratch prefix by 64 writers, an
+ * aggregate's commits in order by one writer: outbox group entries as the bench's backlog write makes.
+ */
+async function stageOutbox(prefix: string): Promise<{ commits: number; envelopes: number }> {
+  const { aggregateKey } = await import('../src/core/aggregate.js');
+  const source = await storeAt(`${ns}/`);
+  const target = await storeAt(prefix);
+  const wanted = Number(values.commits);
+  const lanes: Commit[][] = Array.from({ length: 64 }, () => []);
+  let commits = 0;
+  let envelopes = 0;
+  for await (const commit of source.store.scanCopies!()) {
+    let h = 0;
+    for (const ch of aggregateKey(commit)) h = (h * 31 + ch.charCodeAt(0)) | 0;
+    lanes[Math.abs(h) % lanes.length]!.push(commit);
+    envelopes += commit.envelopes.length;
+    if (++commits >= wanted) break;
+  }
+  const t0 = performance.now();
+  await Promise.all(
+    lanes.map(async (lane) => {
+      for (const commit of lane) await target.store.append(commit);
+    }),
+  );
+  process.stdout.write(
+    `staged ${commits} commits (${envelopes} envelopes) under ${prefix} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
+  return { commits, envelopes };
+}
+
+async function relay(): Promise<void> {
+  const fresh = `probe_${Date.now().toString(36)}`;
+  const staged = await stageOutbox(`${fresh}/`);
+  const env = {
+    ...keptEnv(),
+    S3_PREFIX: `${fresh}/`,
+    KAFKA_EVENTS_TOPIC: `${fresh}.events`,
+    DATABASE_SCHEMA: fresh,
+    CAIRN_ROLES: 'relay',
+  };
+  const proc = new CairnProcess('relay', env, cpuProf());
+  const cpu = new CpuMeter(() => new Map([['relay', proc.pid]]));
+  try {
+    await proc.start();
+    const before = cpu.snapshot();
+    const t0 = performance.now();
+    let published = 0;
+    const done = await pollUntil(
+      async () => (published = await proc.metric('cairn_relay_published_envelopes_total')) >= staged.envelopes,
+      300_000,
+      50,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const rate = (published * (staged.commits / staged.envelopes)) / seconds;
+    process.stdout.write(
+      `relay: ${published} of ${staged.envelopes} envelopes in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} events/s${done ? '' : ' (timed out)'}; ` +
+        `CPU per 1,000 events: ${describeCpu(cpuParams(CpuMeter.between(before, cpu.snapshot())), rate / 1000)}\n`,
+    );
+  } finally {
+    await proc.stop();
+    await dropNamespace(engineEnv() as unknown as EngineEndpoints, namespaceOf(fresh));
+  }
+}
+
 async function fanout(): Promise<void> {
   const { closeAll, openSubscribers } = await import('./ws.js');
   const env = { ...keptEnv(), KAFKA_CHANGES_TOPIC: `${ns}.changes`, KAFKA_PROJECTOR_GROUP: `${ns}-projector` };
@@ -263,4 +352,5 @@ const describeLags = (before: { sum: number; count: number }[], after: { sum: nu
     })
     .join(' / ');
 
-await (mode === 'query' ? queries() : mode === 'projector' ? projector() : fanout());
+const modes = { query: queries, projector, relay, fanout };
+await modes[mode]();
