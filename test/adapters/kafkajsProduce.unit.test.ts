@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
  * `patches/kafkajs+2.2.4.patch` writes varints in place, sizes records and headers, and takes an
  * int32 fast path for varlongs. These tests hold the patched encoder to the wire format: byte for
  * byte against a reference encoding (BigInt zigzag + LEB128), and records decoded back by kafkajs.
+ * The patch also groups a batch's messages per partition in place (the original copied the
+ * partition's array for every message, quadratic in the batch).
  */
 const require = createRequire(import.meta.url);
 
@@ -111,5 +113,24 @@ describe('kafkajs Encoder (patched)', () => {
     expect(Header({ key: 'kind', value: 'domain' }).buf.length).toBeLessThan(64);
     const record = Record({ key: 'k', value: 'x'.repeat(600), headers: {}, offsetDelta: 1, timestampDelta: 0 });
     expect(record.buf.length).toBe(1024);
+  });
+});
+
+describe('kafkajs groupMessagesPerPartition (patched)', () => {
+  const group = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (
+    args: object,
+  ) => Record<string, { key: string }[]>;
+  const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 0 }));
+  const partitioner = ({ message }: { message: { key: string } }) => Number(message.key.split(':')[0]);
+
+  it("keeps each partition's messages in the order given", () => {
+    const messages = Array.from({ length: 3_000 }, (_, i) => ({ key: `${(i * 7) % 3}:${i}` }));
+    const grouped = group({ topic: 't', partitionMetadata, messages, partitioner });
+    expect(Object.keys(grouped).sort()).toEqual(['0', '1', '2']);
+    for (const p of ['0', '1', '2']) expect(grouped[p]).toEqual(messages.filter((m) => m.key.startsWith(`${p}:`)));
+  });
+
+  it('gives nothing for a topic without partition metadata', () => {
+    expect(group({ topic: 't', partitionMetadata: [], messages: [{ key: '0:a' }], partitioner })).toEqual({});
   });
 });
