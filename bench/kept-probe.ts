@@ -30,7 +30,7 @@ import type { Commit } from '../src/core/envelope.js';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
 import { CairnProcess, engineEnv, pollUntil } from './cluster.js';
 import { GqlClient, metricValue } from './http.js';
-import { CpuMeter, cpuParams } from './procstat.js';
+import { CpuMeter, cpuParams, waitForQuietMachine } from './procstat.js';
 import { percentile } from './stats.js';
 import { CLASS_ID, INSTANCE_BY_ID, INSTANCE_PAGE, rng, runLoop } from './workload.js';
 
@@ -228,21 +228,6 @@ async function stageOutbox(prefix: string): Promise<{ commits: number; envelopes
   return { commits: commits.length, envelopes, entries };
 }
 
-/**
- * Waits (at most 2 minutes) until MinIO's CPU stays under 10 % of a core for 2 s: it removes deleted
- * objects in the background (a previous probe's dropped prefix), which would be measured as this run's.
- */
-async function minioSettled(): Promise<void> {
-  const t0 = performance.now();
-  const cpu = new CpuMeter(() => new Map());
-  for (let quiet = 0; quiet < 2 && performance.now() - t0 < 120_000; ) {
-    const before = cpu.snapshot();
-    await new Promise((r) => setTimeout(r, 1_000));
-    quiet = (CpuMeter.between(before, cpu.snapshot()).minio ?? 0) < 10 ? quiet + 1 : 0;
-  }
-  process.stdout.write(`MinIO settled after ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
-}
-
 async function relay(): Promise<void> {
   const fresh = `probe_${Date.now().toString(36)}`;
   const staged = await stageOutbox(`${fresh}/`);
@@ -253,7 +238,9 @@ async function relay(): Promise<void> {
     DATABASE_SCHEMA: fresh,
     CAIRN_ROLES: 'relay',
   };
-  await minioSettled();
+  // MinIO removes a previous probe's dropped prefix in the background for minutes.
+  const settle = await waitForQuietMachine({ maxMs: 120_000 });
+  process.stdout.write(`waited ${settle.waitedSeconds} s for a quiet machine${settle.quiet ? '' : ' (still busy)'}\n`);
   const proc = new CairnProcess('relay', env, cpuProf());
   const cpu = new CpuMeter(() => new Map([['relay', proc.pid]]));
   try {

@@ -27,7 +27,7 @@ import { checkResults } from './check-output.js';
 import { CairnProcess, engineEnv, namespace, pollUntil, REPO_ROOT, runCli, sleep } from './cluster.js';
 import { newestProfile, type ProfileSummary, summarizeProfile } from './cpuprofile.js';
 import { GqlClient, metricValue } from './http.js';
-import { CpuMeter, type CpuSnapshot, cpuParams, engineUptimes } from './procstat.js';
+import { CpuMeter, type CpuSnapshot, cpuParams, engineUptimes, waitForQuietMachine } from './procstat.js';
 import { renderTable } from './report.js';
 import {
   type Figure,
@@ -1016,6 +1016,13 @@ async function main(): Promise<number> {
       `warning: ${engine} started ${seconds} s ago; its JIT compiler works for about ${JIT_WARM_SECONDS / 60} minutes after a start, ` +
         "so its CPU figures run high and Cairn's rates low in this run (wait, or warm it with a --quick run first)",
     );
+  // A quiet machine to start from (see waitForQuietMachine): at most 2 minutes, 30 s with --quick.
+  const settle = await waitForQuietMachine({ maxMs: quick ? 30_000 : 120_000 });
+  if (!settle.quiet)
+    log(
+      `warning: the machine was still busy after ${settle.waitedSeconds} s (engines' background work?); the run starts anyway`,
+    );
+  else if (settle.waitedSeconds > 3) log(`waited ${settle.waitedSeconds} s for the machine to be quiet`);
   try {
     await phase('backlog write', writeBacklog);
     if (profile === 'production') await phase('relay + projector on the backlog', relayAndProjector);
@@ -1054,6 +1061,8 @@ async function main(): Promise<number> {
       loadavgAtEnd: loadavg().map((v) => round(v, 2)),
       /** Seconds each engine had been running when the run began (see engineUptimes). */
       engineUptimeSeconds: uptimes,
+      /** Seconds waited for a quiet machine before the first phase, and whether it got quiet. */
+      settle,
     },
     parameters: { ...P, levels: P.levels.join(',') },
     phaseSeconds,

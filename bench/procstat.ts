@@ -156,3 +156,27 @@ export class CpuMeter {
 export function cpuParams(cpu: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(cpu).map(([k, v]) => [`cpu%.${k}`, v]));
 }
+
+/**
+ * Waits until the machine is quiet: under `busyPct` (% of one core, every process and the kernel)
+ * for `quietSeconds` seconds in a row, at most `maxMs`. Engines keep working after a run: MinIO
+ * removes a dropped prefix's objects in the background for minutes (unlinks, run by the kernel's
+ * I/O threads), which a run started at once would measure as its own. Returns the seconds waited
+ * and whether the machine got quiet.
+ */
+export async function waitForQuietMachine(options: {
+  maxMs: number;
+  busyPct?: number;
+  quietSeconds?: number;
+}): Promise<{ waitedSeconds: number; quiet: boolean }> {
+  const { maxMs, busyPct = 25, quietSeconds = 3 } = options;
+  const t0 = performance.now();
+  let quiet = 0;
+  while (quiet < quietSeconds && performance.now() - t0 < maxMs) {
+    const a = machineTicks();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const b = machineTicks();
+    quiet = ((b.busy - a.busy) / TICK) * 100 < busyPct ? quiet + 1 : 0;
+  }
+  return { waitedSeconds: Math.round((performance.now() - t0) / 1000), quiet: quiet >= quietSeconds };
+}

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ticksOf } from '../../bench/procstat.js';
+import { ticksOf, waitForQuietMachine } from '../../bench/procstat.js';
 
 describe('bench procstat', () => {
   it("keeps the CPU of a child that exited in its parent's ticks (PostgreSQL's closed backends)", () => {
@@ -10,5 +10,15 @@ describe('bench procstat', () => {
     const reaped = ticksOf(process.pid, true) - ticksOf(process.pid) - before;
     // Clock ticks of 10 ms: the child's 400 ms, less what it spent before spinning at most.
     expect(reaped).toBeGreaterThanOrEqual(30);
+  });
+
+  it('waits for a quiet machine until it is quiet long enough, or until its deadline', async () => {
+    // Any load is under 1,000 % of a core; none is under -1 %.
+    expect(await waitForQuietMachine({ maxMs: 5_000, busyPct: 1_000, quietSeconds: 2 })).toEqual({
+      waitedSeconds: 2,
+      quiet: true,
+    });
+    const busy = await waitForQuietMachine({ maxMs: 1_500, busyPct: -1 });
+    expect(busy).toEqual({ waitedSeconds: 2, quiet: false });
   });
 });
