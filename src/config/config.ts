@@ -14,6 +14,7 @@ export interface Config {
   outboxRepairIntervalMs: number;
   dependencyTimeoutMs: number;
   requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   idempotencyRetentionMs: number;
   introspection: boolean;
   cacheSize: number;
@@ -90,6 +91,7 @@ export function loadConfig(env: Env = process.env): Config {
     outboxRepairIntervalMs: n('CAIRN_OUTBOX_REPAIR_INTERVAL_MS'),
     dependencyTimeoutMs: n('CAIRN_DEPENDENCY_TIMEOUT_MS'),
     requestTimeoutMs: n('CAIRN_REQUEST_TIMEOUT_MS'),
+    keepAliveTimeoutMs: n('CAIRN_KEEP_ALIVE_TIMEOUT_MS'),
     idempotencyRetentionMs: n('CAIRN_IDEMPOTENCY_RETENTION_HOURS') * HOUR,
     introspection: b('CAIRN_INTROSPECTION'),
     cacheSize: n('CAIRN_CACHE_SIZE'),

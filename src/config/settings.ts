@@ -80,6 +80,13 @@ export const SETTINGS = [
     doc: 'Budget of one GraphQL request, shared by all its dependency calls: a request that needs a down or slow dependency is answered UNAVAILABLE within it.',
   },
   {
+    name: 'CAIRN_KEEP_ALIVE_TIMEOUT_MS',
+    kind: 'int',
+    default: '65000',
+    min: 1000,
+    doc: "How long the gateway keeps an idle keep-alive HTTP connection open. Longer than the idle timeout of the clients and load balancers in front of it (often 60 s): otherwise the gateway may close a connection just as a client sends a request on it, which then fails with a reset (Node's default, 5 s, did so).",
+  },
+  {
     name: 'CAIRN_IDEMPOTENCY_RETENTION_HOURS',
     kind: 'int',
     default: '24',

@@ -24,6 +24,8 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** Budget of one GraphQL request over HTTP: its deadline (see app/deadline.ts) is this far from its start. */
   requestTimeoutMs: number;
+  /** Idle keep-alive connections are closed after this long (see CAIRN_KEEP_ALIVE_TIMEOUT_MS). */
+  keepAliveTimeoutMs: number;
   introspection: boolean;
 }
 
@@ -57,6 +59,10 @@ export async function startHttpServer(deps: {
 }): Promise<RunningServer> {
   const { services, logger, metrics, options } = deps;
   const http = createServer();
+  http.keepAliveTimeout = options.keepAliveTimeoutMs;
+  // A request's headers may arrive at the end of the idle time: the headers deadline must outlast it.
+  http.headersTimeout = options.keepAliveTimeoutMs + 1_000;
+  http.requestTimeout = Math.max(http.requestTimeout, http.headersTimeout);
   let apollo: ApolloServer<GatewayContext> | null = null;
   let wss: WebSocketServer | null = null;
 

@@ -128,6 +128,7 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       host: config.host,
       maxBodyBytes: config.maxBodyBytes,
       requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       introspection: config.introspection,
     },
   });

@@ -1,3 +1,4 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../support/ids.js';
 import { OPS } from './api.js';
@@ -320,6 +321,33 @@ describe.each(profiles)('HTTP (%s)', (profile) => {
     expect(sig(s, 'instanceChanged')).toEqual({ database: 'ID!', classId: 'ID', id: 'ID' });
     expect(sig(s, 'aggregateChanged')).toEqual({ aggregateType: 'AggregateType', aggregateId: 'ID' });
   });
+
+  it('keeps an idle keep-alive connection open past the 5 s of a bare Node server (a request on it meets no reset)', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const ask = () =>
+      new Promise<{ status: number; port: number }>((resolve, reject) => {
+        const req = httpRequest(
+          `${gateway().http}`,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, port: req.socket?.localPort ?? -1 }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ query: '{ __typename }' }));
+      });
+    try {
+      const first = await ask();
+      await new Promise((r) => setTimeout(r, 6_000));
+      const second = await ask();
+      expect([first.status, second.status]).toEqual([200, 200]);
+      // The same socket: the gateway did not close it while idle.
+      expect(second.port).toBe(first.port);
+    } finally {
+      agent.destroy();
+    }
+  }, 15_000);
 
   it('/health answers 200 with { status, profile, dependencies: { name: { status, detail } } }', async () => {
     const res = await fetch(`${gateway().base}/health`);
