@@ -254,7 +254,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
    * in flight should bring at the refs per entry seen so far, fall short of `limit`. Every entry
    * read is kept (reading one and dropping it was a GET and a parse for nothing).
    */
-  const readEntries = async (keys: string[], limit: number): Promise<UnpublishedRef[]> => {
+  const readEntries = async (keys: string[], limit: number): Promise<{ refs: UnpublishedRef[]; keysRead: number }> => {
     const read: UnpublishedRef[][] = [];
     let started = 0;
     let finished = 0;
@@ -275,8 +275,11 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, keys.length)) }, reader));
-    return read.flat();
+    return { refs: read.flat(), keysRead: started };
   };
+
+  /** Refs per outbox entry in recent reads (a group entry carries every commit of its group): sizes listings. */
+  let refsPerEntry = 1;
 
   const store: EventStore = {
     async append(commit) {
@@ -323,19 +326,31 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
 
     async listUnpublished(limit, { after } = {}) {
       const listPrefix = k(UNPUBLISHED_PREFIX);
-      const startAfter = after === undefined ? undefined : k(after);
-      const keys: string[] = [];
-      let token: string | undefined;
-      while (keys.length < limit) {
-        const res = await list(listPrefix, limit - keys.length, token, startAfter);
-        for (const key of res.keys) {
+      let startAfter = after === undefined ? undefined : k(after);
+      const refs: UnpublishedRef[] = [];
+      // As many keys per listing as the refs still wanted take at the entry size seen lately, then
+      // more if they fall short: listing `limit` keys walked (in MinIO, a directory and a metadata
+      // file each) up to a dozen times the entries read when each carried a dozen commits.
+      while (refs.length < limit) {
+        const res = await list(
+          listPrefix,
+          Math.ceil(((limit - refs.length) / refsPerEntry) * 1.25),
+          undefined,
+          startAfter,
+        );
+        const keys = res.keys.filter((key) => {
           const name = key.slice(key.lastIndexOf('/') + 1);
-          if (MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name)) keys.push(key);
-        }
-        token = res.nextContinuationToken;
-        if (token === undefined) break;
+          return MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name);
+        });
+        const read = keys.length > 0 ? await readEntries(keys, limit - refs.length) : { refs: [], keysRead: 0 };
+        refs.push(...read.refs);
+        if (read.keysRead > 0) refsPerEntry = Math.max(1, (refsPerEntry + read.refs.length / read.keysRead) / 2);
+        // Reading stopped before the listed entries ran out: about `limit` refs were read.
+        if (read.keysRead < keys.length) break;
+        if (res.nextContinuationToken === undefined || res.keys.length === 0) break;
+        startAfter = res.keys[res.keys.length - 1];
       }
-      return readEntries(keys, limit);
+      return refs;
     },
 
     async markPublished(refs) {
