@@ -127,6 +127,8 @@ export class CpuMeter {
     for (const [name, pid] of this.cairn()) if (pid > 0) procs.set(name, ticksOf(pid));
     for (const [name, pids] of this.engines) procs.set(name, engineTicks(pids));
     procs.set('bench', ticksOf(process.pid));
+    // The bench's child processes that exited (the rebuild's CLI run): reaped, so no longer listed.
+    procs.set('cli', ticksOf(process.pid, true) - ticksOf(process.pid));
     return { at: performance.now(), machine: machineTicks(), procs };
   }
 

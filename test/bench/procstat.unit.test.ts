@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ticksOf, waitForQuietMachine } from '../../bench/procstat.js';
+import { CpuMeter, ticksOf, waitForQuietMachine } from '../../bench/procstat.js';
 
 describe('bench procstat', () => {
   it("keeps the CPU of a child that exited in its parent's ticks (PostgreSQL's closed backends)", () => {
@@ -20,5 +20,14 @@ describe('bench procstat', () => {
     });
     const busy = await waitForQuietMachine({ maxMs: 1_500, busyPct: -1 });
     expect(busy).toEqual({ waitedSeconds: 2, quiet: false });
+  });
+
+  it("counts the CPU of the bench's own children that exited (the rebuild's CLI run) as cli", () => {
+    const meter = new CpuMeter(() => new Map());
+    const before = meter.snapshot();
+    spawnSync(process.execPath, ['-e', 'const end = Date.now() + 400; while (Date.now() < end);']);
+    const use = CpuMeter.between(before, meter.snapshot());
+    // % of one core over the interval: the child's ~400 ms of CPU over ~450 ms of wall time.
+    expect(use.cli).toBeGreaterThanOrEqual(50);
   });
 });
