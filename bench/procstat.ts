@@ -162,8 +162,8 @@ export function cpuParams(cpu: Record<string, number>): Record<string, number> {
 /**
  * Waits until the machine is quiet: under `busyPct` (% of one core, every process and the kernel)
  * for `quietSeconds` seconds in a row, at most `maxMs`. Engines keep working after a run: MinIO
- * removes a dropped prefix's objects in the background for minutes (unlinks, run by the kernel's
- * I/O threads), which a run started at once would measure as its own. Returns the seconds waited
+ * removes a dropped prefix's objects in the background for minutes (its trash clean-up, one unlink
+ * after another), which a run started at once would measure as its own. Returns the seconds waited
  * and whether the machine got quiet.
  */
 export async function waitForQuietMachine(options: {
