@@ -210,14 +210,14 @@ for (const [clientName, make] of CLIENTS) {
       }
     });
 
-    it('reads every copy, the outbox and then segment by segment, across windows of segments', async () => {
+    it('reads every copy, the outbox and then segment by segment, concurrency segments read ahead', async () => {
       const prefix = `${randomId('es')}/`;
       const store = createS3EventStore({ s3, bucket: BUCKET, prefix, concurrency: 2 });
       try {
         const commits = Array.from({ length: 7 }, (_, i) => makeCommit('INSTANCE', `db/w${i}`, 1));
         await Promise.all(commits.map((c) => store.append(c)));
         await store.markPublished(await store.listUnpublished(100)); // copies only in segments now
-        for (const c of commits) await store.writeSegment!([c]); // 7 segments: 4 windows of 2
+        for (const c of commits) await store.writeSegment!([c]); // 7 segments, 2 read ahead
         const pending = makeCommit('INSTANCE', 'db/pending', 1);
         await store.append(pending); // its copy is in the outbox
         const copies: Commit[] = [];
