@@ -201,11 +201,16 @@ export interface CliRun {
   peakRss: number;
 }
 
-/** Runs `src/cli/main.ts <args>` to completion, sampling its peak RSS. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 600_000): Promise<CliRun> {
+/** Runs `src/cli/main.ts <args>` to completion, sampling its peak RSS (`nodeArgs`: e.g. `--cpu-prof`). */
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  timeoutMs = 600_000,
+): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', ...args], {
       cwd: REPO_ROOT,
       env: { ...baseEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

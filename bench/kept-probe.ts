@@ -13,6 +13,9 @@
  *     stages an outbox backlog in a scratch prefix (the namespace's commits, read from its segments,
  *     in group entries of `--group` commits), then a relay catching up on it into a scratch topic:
  *     events/s and CPU per 1,000 events; the scratch prefix and topic are removed
+ *   npx tsx bench/kept-probe.ts rebuild <ns> [--with-roles] [--index-prefix p] [--cpu-prof dir]
+ *     `npm run cli -- rebuild` timed as the bench times it, into scratch indexes, on a quiet machine
+ *     (`--with-roles`: a gateway, relay and projector running on the namespace, as in the bench)
  *   npx tsx bench/kept-probe.ts fanout <ns> [--subscribers 10000] [--rounds 5] [--cpu-prof dir]
  *     gateway, relay and projector on the namespace; the bench's fan-out (subscribers of one
  *     instance of its database `benchfan`, one update per round): time to the first and the last
@@ -28,7 +31,7 @@
 import { parseArgs } from 'node:util';
 import type { Commit } from '../src/core/envelope.js';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
-import { CairnProcess, engineEnv, pollUntil } from './cluster.js';
+import { CairnProcess, engineEnv, pollUntil, runCli } from './cluster.js';
 import { GqlClient, metricValue } from './http.js';
 import { CpuMeter, cpuParams, waitForQuietMachine } from './procstat.js';
 import { percentile } from './stats.js';
@@ -44,12 +47,14 @@ const { values, positionals } = parseArgs({
     commits: { type: 'string', default: '20000' },
     group: { type: 'string', default: '8' },
     'cpu-prof': { type: 'string' },
+    'with-roles': { type: 'boolean', default: false },
     env: { type: 'string', multiple: true },
   },
 });
 const [mode, ns] = positionals;
-if (!(mode === 'query' || mode === 'projector' || mode === 'relay' || mode === 'fanout') || !ns) {
-  process.stderr.write('usage: npx tsx bench/kept-probe.ts query|projector|relay|fanout <kept namespace> [options]\n');
+const MODES = ['query', 'projector', 'relay', 'fanout', 'rebuild'] as const;
+if (!MODES.includes(mode as (typeof MODES)[number]) || !ns) {
+  process.stderr.write(`usage: npx tsx bench/kept-probe.ts ${MODES.join('|')} <kept namespace> [options]\n`);
   process.exit(2);
 }
 const DB = 'bench'; // the bench's database (bench/main.ts)
@@ -338,6 +343,40 @@ async function fanout(): Promise<void> {
   }
 }
 
+/**
+ * `npm run cli -- rebuild` on the namespace as the bench runs it, into scratch indexes (or
+ * `--index-prefix`'s), after the machine is quiet; `--with-roles` runs a gateway, relay and
+ * projector on the namespace meanwhile, as in the bench (the projector on the indexes rebuilt).
+ */
+async function rebuild(): Promise<void> {
+  const fresh = `probe_${Date.now().toString(36)}`;
+  const env = { ...keptEnv(), ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? fresh };
+  const roles = values['with-roles']
+    ? (['gateway', 'relay', 'projector'] as const).map(
+        (role) => new CairnProcess(role, { ...env, CAIRN_ROLES: role, KAFKA_CHANGES_TOPIC: `${ns}.changes` }),
+      )
+    : [];
+  const cpu = new CpuMeter(() => new Map(roles.map((p) => [p.name, p.pid])));
+  try {
+    for (const p of roles) await p.start();
+    await waitForQuietMachine({ maxMs: 60_000 });
+    const before = cpu.snapshot();
+    const run = await runCli(['rebuild'], env, cpuProf());
+    const use = cpuParams(CpuMeter.between(before, cpu.snapshot()));
+    if (run.code !== 0) throw new Error(`cli rebuild exited ${run.code}: ${run.stderr.slice(-2000)}`);
+    const out = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as { commits: number; seconds: number };
+    const wall = run.wallMs / 1000;
+    process.stdout.write(
+      `rebuild: ${out.commits} commits in ${out.seconds} s = ${(out.commits / out.seconds).toFixed(0)} events/s ` +
+        `(the CLI ran ${wall.toFixed(2)} s); CPU per 1,000 commits over the CLI's run: ${describeCpu(use, out.commits / wall / 1000)}\n`,
+    );
+  } finally {
+    for (const p of roles.reverse()) await p.stop();
+    // The scratch indexes; `--index-prefix` indexes stay.
+    if (!values['index-prefix']) await dropNamespace(engineEnv() as unknown as EngineEndpoints, namespaceOf(fresh));
+  }
+}
+
 /** The pipeline's lag histograms (relay, projector, gateway), as in the bench's end-to-end phase. */
 const LAGS = [
   ['relay', 'cairn_relay_lag_seconds'],
@@ -362,5 +401,5 @@ const describeLags = (before: { sum: number; count: number }[], after: { sum: nu
     })
     .join(' / ');
 
-const modes = { query: queries, projector, relay, fanout };
-await modes[mode]();
+const modes = { query: queries, projector, relay, fanout, rebuild };
+await modes[mode as (typeof MODES)[number]]();

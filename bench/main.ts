@@ -125,6 +125,23 @@ const profiles: (ProfileSummary & { process: string })[] = [];
 const phaseSeconds: Record<string, number> = {};
 const random = rng(P.seed);
 
+/** Seconds waited for a quiet machine before each measured phase after the first, and whether it got quiet. */
+const phaseSettle: Record<string, { waitedSeconds: number; quiet: boolean }> = {};
+
+/**
+ * A phase on a quiet machine: the engines finish the work the phase before left them (Elasticsearch
+ * merging what the projector wrote, MinIO removing the outbox entries the relay deleted, PostgreSQL's
+ * autovacuum), or a phase's figure would carry the last one's costs. At most 20 s (5 s with --quick).
+ */
+async function measuredPhase(name: string, fn: () => Promise<void>): Promise<void> {
+  const settled = await waitForQuietMachine({ maxMs: quick ? 5_000 : 20_000, quietSeconds: quick ? 1 : 3 });
+  phaseSettle[name] = settled;
+  if (!settled.quiet)
+    log(`warning: the machine was still busy after ${settled.waitedSeconds} s; ${name} starts anyway`);
+  else if (settled.waitedSeconds > 3) log(`waited ${settled.waitedSeconds} s for the machine to be quiet`);
+  await phase(name, fn);
+}
+
 async function phase(name: string, fn: () => Promise<void>): Promise<void> {
   const t = performance.now();
   log(`${name} …`);
@@ -412,7 +429,7 @@ async function embeddedPipeline(): Promise<void> {
 async function rebuild(): Promise<void> {
   if (profile === 'production') {
     const before = cpu.snapshot();
-    const run = await runCli(['rebuild'], { ...productionEnv, LOG_LEVEL: 'warn' });
+    const run = await runCli(['rebuild'], { ...productionEnv, LOG_LEVEL: 'warn' }, profArgs('cli-rebuild'));
     peakRss['rebuild (cli)'] = run.peakRss;
     if (run.code !== 0) throw new Error(`cli rebuild exited ${run.code}: ${run.stderr.slice(-2000)}`);
     const out = JSON.parse(run.stdout.slice(run.stdout.indexOf('{'))) as {
@@ -878,6 +895,8 @@ async function stopAll(): Promise<void> {
       const file = newestProfile(join(profDir, p.name));
       if (file) profiles.push({ process: p.name, ...summarizeProfile(file, REPO_ROOT) });
     }
+    const cli = newestProfile(join(profDir, 'cli-rebuild'));
+    if (cli) profiles.push({ process: 'cli rebuild', ...summarizeProfile(cli, REPO_ROOT) });
   }
 }
 
@@ -1025,17 +1044,17 @@ async function main(): Promise<number> {
   else if (settle.waitedSeconds > 3) log(`waited ${settle.waitedSeconds} s for the machine to be quiet`);
   try {
     await phase('backlog write', writeBacklog);
-    if (profile === 'production') await phase('relay + projector on the backlog', relayAndProjector);
+    if (profile === 'production') await measuredPhase('relay + projector on the backlog', relayAndProjector);
     else await phase('pipeline drain (embedded)', embeddedPipeline);
-    await phase('rebuild', rebuild);
-    await phase('engine baselines', async () => {
+    await measuredPhase('rebuild', rebuild);
+    await measuredPhase('engine baselines', async () => {
       await sampleCommitBodies();
       await baselines();
     });
-    await phase('mutation latency and throughput', mutationLevels);
-    await phase('end-to-end latency', endToEnd);
-    await phase('query latency', queries);
-    await phase('subscription fan-out', fanOut);
+    await measuredPhase('mutation latency and throughput', mutationLevels);
+    await measuredPhase('end-to-end latency', endToEnd);
+    await measuredPhase('query latency', queries);
+    await measuredPhase('subscription fan-out', fanOut);
   } finally {
     await phase('stop', stopAll);
     await phase('cleanup', cleanup);
@@ -1063,6 +1082,8 @@ async function main(): Promise<number> {
       engineUptimeSeconds: uptimes,
       /** Seconds waited for a quiet machine before the first phase, and whether it got quiet. */
       settle,
+      /** The same before each later phase (see measuredPhase). */
+      phaseSettle,
     },
     parameters: { ...P, levels: P.levels.join(',') },
     phaseSeconds,
