@@ -91,6 +91,23 @@ describe('kafka transport', () => {
     expect(Object.values(report).every((x) => x > 0)).toBe(true);
   });
 
+  it('hands a consumer catching up batches of up to 2,000 messages, beyond one 1 MiB fetch', async () => {
+    // 2,400 envelope-sized messages on one partition: ~2.4 MiB, more than kafkajs fetches of a
+    // partition by default (1 MiB, ~1,000 of them), so a batch this large needs the larger fetch.
+    const transport = newTransport({ partitions: 1 });
+    const value = JSON.stringify({ payload: 'x'.repeat(1_000) });
+    await transport.publish(Array.from({ length: 2_400 }, (_, i) => ({ key: `k${i}`, value })));
+    const sizes: number[] = [];
+    const consumer = await transport.consume({ groupId: randomId('g'), fromBeginning: true }, async (batch) => {
+      sizes.push(batch.messages.length);
+    });
+    await waitFor(() => (sizes.reduce((a, b) => a + b, 0) >= 2_400 ? true : undefined), { what: 'every message' });
+    await consumer.stop();
+    await transport.close();
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(2_400);
+    expect(Math.max(...sizes)).toBe(2_000);
+  });
+
   it('measures group join and rebalance times', async () => {
     const transport = newTransport();
     const groupId = randomId('g');

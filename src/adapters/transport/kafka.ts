@@ -18,8 +18,18 @@ export interface KafkaConsumerOptions {
   maxWaitTimeInMs?: number;
   /** Partitions handled at once by one consumer (`handle` may then run concurrently). @default 1 */
   partitionsConsumedConcurrently?: number;
-  /** Most messages handed to `handle` at once (a fetched batch is split). @default 500 */
+  /**
+   * Most messages handed to `handle` at once (a fetched batch is split). A consumer catching up
+   * pays its round trips per batch (the projector: a claim, a bulk, a notification, a mark-done), and
+   * folds an aggregate's events within one into a single write. @default 2000
+   */
   maxBatchSize?: number;
+  /**
+   * Most bytes one fetch brings of a partition (kafkajs's default, 1 MiB, is ~1,000 envelopes: a
+   * batch never reached maxBatchSize). Live traffic fetches what has arrived, so this only matters
+   * when behind. @default 4 MiB
+   */
+  maxBytesPerPartition?: number;
   /** Backoff before a failed batch is redelivered. @default { initialMs: 100, maxMs: 5_000 } */
   retry?: BackoffOptions;
   /** `consume` gives up (UnavailableError) if the consumer has not joined its group by then. @default 30_000 */
@@ -111,7 +121,8 @@ export function createKafkaTransport({
     rebalanceTimeoutMs = 60_000,
     maxWaitTimeInMs = 500,
     partitionsConsumedConcurrently = 1,
-    maxBatchSize = 500,
+    maxBatchSize = 2_000,
+    maxBytesPerPartition = 4 * 2 ** 20,
     retry = {},
     joinTimeoutMs = 30_000,
   } = consumerOptions;
@@ -165,6 +176,7 @@ export function createKafkaTransport({
       heartbeatInterval: heartbeatIntervalMs,
       rebalanceTimeout: rebalanceTimeoutMs,
       maxWaitTimeInMs,
+      maxBytesPerPartition,
       allowAutoTopicCreation: false,
     });
 
