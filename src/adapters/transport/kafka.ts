@@ -25,9 +25,9 @@ export interface KafkaConsumerOptions {
    */
   maxBatchSize?: number;
   /**
-   * Most bytes one fetch brings of a partition (kafkajs's default, 1 MiB, is ~1,000 envelopes: a
-   * batch never reached maxBatchSize). Live traffic fetches what has arrived, so this only matters
-   * when behind. @default 4 MiB
+   * Most bytes one fetch brings of a partition (kafkajs's default, 1 MiB, holds ~1,000 envelopes,
+   * fewer than maxBatchSize). Live traffic fetches what has arrived, so this only matters when
+   * behind. @default 4 MiB
    */
   maxBytesPerPartition?: number;
   /** Backoff before a failed batch is redelivered. @default { initialMs: 100, maxMs: 5_000 } */
