@@ -8,6 +8,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import { httpS3Api, type S3Api, sdkS3Api } from '../src/adapters/eventStore/s3Api.js';
+import { INDEX_SUFFIX } from '../src/adapters/readModel/elasticsearchIndexes.js';
+import { HIT_FIELDS, instanceSearchBody } from '../src/adapters/readModel/elasticsearchQuery.js';
+import { validateQuery } from '../src/adapters/readModel/query.js';
+import { instanceRef } from '../src/core/aggregate.js';
+import type { InstanceQuery } from '../src/ports/readModel.js';
 import { type Figure, latencyFigure, type Params, rateFigure, round, WindowCounter } from './stats.js';
 import { runLoop } from './workload.js';
 
@@ -497,4 +502,88 @@ export function sampleLocalCommits(storeDir: string, paths: string[]): string[] 
     }
   }
   return out;
+}
+
+export interface QueryBaselineOptions {
+  quick: boolean;
+  clients: number;
+  warmupMs: number;
+  durationMs: number;
+  database: string;
+  classId: string;
+  /** Instances of `database` to read by id, picked at random. */
+  ids: readonly string[];
+  /** The page query's filter: `n >= min`, min drawn below this. */
+  maxMin: number;
+  random: () => number;
+}
+
+/**
+ * Elasticsearch answering the read side's requests without Cairn, on the run's read model: the
+ * search Cairn sends for the bench's page query (the same body, from the adapter's own builder) and
+ * the mget of one id behind `instance(id)`, each at the query phase's concurrency.
+ */
+export async function elasticsearchQueryBaselines(
+  env: Record<string, string>,
+  indexPrefix: string,
+  o: QueryBaselineOptions,
+): Promise<Figure[]> {
+  const es = env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
+  const index = `${indexPrefix}-${INDEX_SUFFIX.INSTANCE}`;
+  const timed = async (path: string, body: unknown, check: (json: Record<string, unknown>) => boolean) => {
+    const t = performance.now();
+    try {
+      const json = await esJson(`${es}/${index}/${path}`, 'POST', body);
+      return { ms: performance.now() - t, ok: check(json), error: JSON.stringify(json).slice(0, 300) };
+    } catch (e) {
+      return { ms: performance.now() - t, ok: false, error: String(e).slice(0, 300) };
+    }
+  };
+  const mget = () =>
+    timed(
+      '_mget',
+      { ids: [instanceRef(o.database, o.ids[Math.floor(o.random() * o.ids.length)]!).aggregateId] },
+      (json) => {
+        const docs = json.docs as { found?: boolean }[] | undefined;
+        return docs?.[0]?.found === true;
+      },
+    );
+  let hits = 0;
+  let searches = 0;
+  const search = () => {
+    const query: InstanceQuery = {
+      database: o.database,
+      classId: o.classId,
+      where: [{ property: 'n', op: 'gte', value: Math.floor(o.random() * o.maxMin) }],
+      orderBy: [{ property: 'score', direction: 'DESC' }],
+      first: 100,
+    };
+    return timed('_search', { ...instanceSearchBody(query, validateQuery(query)), ...HIT_FIELDS }, (json) => {
+      const found = (json.hits as { hits?: unknown[] } | undefined)?.hits;
+      if (!found) return false;
+      hits += found.length;
+      searches++;
+      return true;
+    });
+  };
+  const figures: Figure[] = [];
+  for (const [id, name, op] of [
+    ['engine.es.mget.c32', `elasticsearch mget of one id (${o.clients} clients)`, mget],
+    ['engine.es.search.c32', `elasticsearch search, the page's request (${o.clients} clients)`, search],
+  ] as const) {
+    const r = await runLoop(o.clients, o.warmupMs, o.durationMs, op);
+    if (r.errors > 0 && r.latencies.length === 0) throw new Error(`${name}: ${r.firstErrors.join(' | ')}`);
+    figures.push(
+      engine(
+        latencyFigure(id, name, r.latencies, {
+          concurrency: o.clients,
+          ratePerSecond: round(r.completed / r.seconds, 1),
+          errors: r.errors,
+          durationMs: o.durationMs,
+          ...(id === 'engine.es.search.c32' ? { meanHitsPerSearch: round(hits / Math.max(1, searches), 1) } : {}),
+        }),
+      ),
+    );
+  }
+  return figures;
 }

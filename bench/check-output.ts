@@ -47,6 +47,8 @@ function requiredIds(profile: string, levels: number[]): string[] {
       'engine.kafka.consume',
       'engine.es.bulk',
       'engine.es.bulk.refresh',
+      'engine.es.mget.c32',
+      'engine.es.search.c32',
     );
   } else {
     ids.push('engine.disk.create.c1', 'engine.disk.create.c32', 'engine.disk.append');

@@ -16,6 +16,7 @@ import { dropNamespace } from '../test/support/namespace.js';
 import {
   diskBaselines,
   elasticsearchBaselines,
+  elasticsearchQueryBaselines,
   kafkaBaselines,
   postgresBaselines,
   s3Baselines,
@@ -93,9 +94,13 @@ const quick = args.quick ?? false;
 const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
 
 const P = {
-  backlog: num(args.backlog, quick ? 1_000 : 50_000),
+  /**
+   * Commits staged for the relay, projector and rebuild figures: the issue asks for relay and
+   * projector on at least 50,000 events and the rebuild on 100,000, so one store of 100,000 serves all three.
+   */
+  backlog: num(args.backlog, quick ? 1_000 : 100_000),
   /** The backlog write stops here even if `backlog` commits were not reached (the run stays bounded). */
-  backlogBudgetMs: num(args['backlog-seconds'], quick ? 20 : 180) * 1000,
+  backlogBudgetMs: num(args['backlog-seconds'], quick ? 20 : 360) * 1000,
   hot: quick ? 200 : 5_000,
   zipfS: 1.0,
   createRatio: 0.3,
@@ -714,8 +719,27 @@ async function endToEnd(): Promise<void> {
   }
 }
 
+/** The page query filters on `n >= min`, min drawn below this. */
+const PAGE_MIN_BELOW = 9_000;
+
 async function queries(): Promise<void> {
   const ids = hot.length ? hot : pool.ids;
+  if (profile === 'production') {
+    // The engine first, on the same read model and at the same concurrency: the bound of each query.
+    add(
+      ...(await elasticsearchQueryBaselines(engines, ns.ELASTICSEARCH_INDEX_PREFIX!, {
+        quick,
+        clients: P.queryClients,
+        warmupMs: P.queryWarmupMs,
+        durationMs: P.queryMs / 2,
+        database: DB,
+        classId: CLASS_ID,
+        ids,
+        maxMin: PAGE_MIN_BELOW,
+        random,
+      })),
+    );
+  }
   const byId = async () => {
     const id = ids[Math.floor(random() * ids.length)]!;
     const r = await gql().post<{ instance: { id: string } | null }>(INSTANCE_BY_ID, { database: DB, id });
@@ -731,7 +755,7 @@ async function queries(): Promise<void> {
     const r = await gql().post<{ instances: { edges: unknown[] } }>(INSTANCE_PAGE, {
       database: DB,
       classId: CLASS_ID,
-      min: Math.floor(random() * 9_000),
+      min: Math.floor(random() * PAGE_MIN_BELOW),
     });
     if (r.data?.instances) {
       rows += r.data.instances.edges.length;
@@ -968,6 +992,8 @@ function finishFigures(): void {
     withBound(fig('mutation.ack.c1'), fig('engine.pg.rtt'), 'p50');
     withBound(fig('mutation.rate.c32'), fig('engine.s3.put.c32'));
     withBound(fig('mutation.ack.c32'), fig('engine.s3.put.c1'), 'p50');
+    withBound(fig('query.instance.c32'), fig('engine.es.mget.c32'), 'p50');
+    withBound(fig('query.page.c32'), fig('engine.es.search.c32'), 'p50');
     if (relayFig) {
       relayFig.bounds = [];
       const produce = fig('engine.kafka.produce');

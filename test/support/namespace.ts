@@ -195,7 +195,9 @@ async function deleteListed(client: S3Client, engines: EngineEndpoints, prefix: 
     );
     const keys = (page.Contents ?? []).map((c) => ({ Key: c.Key! }));
     if (keys.length)
-      await client.send(new DeleteObjectsCommand({ Bucket: bucketOf(engines), Delete: { Objects: keys, Quiet: true } }));
+      await client.send(
+        new DeleteObjectsCommand({ Bucket: bucketOf(engines), Delete: { Objects: keys, Quiet: true } }),
+      );
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
 }

@@ -15,7 +15,7 @@ import {
   liveSettings,
   sourceText,
 } from './elasticsearchIndexes.js';
-import { instanceSearchBody, totalOf } from './elasticsearchQuery.js';
+import { HIT_FIELDS, instanceSearchBody, totalOf } from './elasticsearchQuery.js';
 import { decodeCursor, encodeCursor, encodeSearchCursor, invalidCursor, positionOf, validateQuery } from './query.js';
 
 export interface ElasticsearchReadModelOptions extends Partial<IndexOptions> {
@@ -149,7 +149,7 @@ export function createElasticsearchReadModel({
     const { body: res } = await call('search', () =>
       client.search<SearchResponse>({
         index: alias(type),
-        body: { ...body, stored_fields: '_none_', docvalue_fields: [DOC_VALUE, 'aggregateId'] },
+        body: { ...body, ...HIT_FIELDS },
       }),
     );
     return res;

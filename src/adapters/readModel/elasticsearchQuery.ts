@@ -8,6 +8,7 @@
  * the query adds "sorts after this position" as a filter.
  */
 import type { InstanceQuery, OrderKey } from '../../ports/readModel.js';
+import { DOC_VALUE } from './elasticsearchIndexes.js';
 import { type Check, decodeSearchCursor, type Position, type Scalar, type SortKey, type ValidQuery } from './query.js';
 
 type Clause = Record<string, unknown>;
@@ -116,6 +117,9 @@ export const instanceSearchBody = (query: InstanceQuery, valid: ValidQuery): Rec
   }
   return body;
 };
+
+/** What a search returns of each hit: the doc value holding the whole doc, and the id to read an older doc by. */
+export const HIT_FIELDS = { stored_fields: '_none_', docvalue_fields: [DOC_VALUE, 'aggregateId'] };
 
 export interface CountedResponse {
   hits: { total?: { value: number } };
