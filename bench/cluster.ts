@@ -59,6 +59,20 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
+/**
+ * The node options of the npm script that starts these roles (`start:gateway`, …; `start` for
+ * several roles in one process), so a process of the bench runs as the script would run it.
+ */
+export function startScriptNodeFlags(roles: string | undefined): string[] {
+  const name = roles && !roles.includes(',') ? `start:${roles}` : 'start';
+  const scripts = (
+    JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  ).scripts;
+  const command = scripts[name] ?? '';
+  const node = command.match(/(?:^|\s)node\s+(.*?)\s*--import\s+tsx\b/);
+  return node?.[1] ? node[1].split(/\s+/).filter((flag) => flag.startsWith('--')) : [];
+}
+
 const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
@@ -111,7 +125,8 @@ export class CairnProcess {
     this.stdout = '';
     this.base = '';
     const started = performance.now();
-    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
+    const flags = startScriptNodeFlags(this.env.CAIRN_ROLES);
+    const child = spawn(process.execPath, [...flags, ...this.nodeArgs, '--import', 'tsx', 'src/main.ts'], {
       cwd: REPO_ROOT,
       env: { ...baseEnv(), ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

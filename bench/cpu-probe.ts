@@ -8,6 +8,7 @@
  * (`npm run infra:up` first); it leaves nothing behind.
  *
  *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--roles gateway,relay,projector] [--cpu-prof dir]
+ *     [--node-arg=--flag ...]   (node options of the Cairn processes, e.g. --node-arg=--max-semi-space-size=32)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     roles: { type: 'string', default: 'gateway,relay,projector' },
     'cpu-prof': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -52,7 +54,7 @@ const procs = roles.map(
     new CairnProcess(
       role,
       { ...env, CAIRN_ROLES: role },
-      profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : [],
+      [...(values['node-arg'] ?? []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : [])],
     ),
 );
 const cpu = new CpuMeter(() => new Map(procs.map((p) => [p.name, p.pid])));

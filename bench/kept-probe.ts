@@ -3,9 +3,10 @@
  * prints `kept: {"S3_PREFIX":"<ns>/",...}`; pass that `<ns>`), so two commits can be compared on the
  * same data, alternately, without writing a backlog each time. Needs `npm run infra:up`.
  *
- *   npx tsx bench/kept-probe.ts query <ns> [--seconds 8] [--index-prefix p]
+ *   npx tsx bench/kept-probe.ts query <ns> [--seconds 8] [--index-prefix p] [--cpu-prof dir]
  *     a gateway on the namespace; `instance(id)` and then the bench's page of 100 (INSTANCE_PAGE),
- *     32 clients each: rate, latency, gateway and Elasticsearch CPU per query
+ *     32 clients each: rate, latency, gateway and Elasticsearch CPU per query; first the same two
+ *     reads sent to Elasticsearch directly (the bench's engine bounds)
  *   npx tsx bench/kept-probe.ts projector <ns> [--index-prefix p] [--cpu-prof dir]
  *     a projector with a fresh registry, group and indexes catching up on the namespace's events
  *     topic: events/s and CPU; its registry and indexes are removed afterwards
@@ -31,6 +32,7 @@
 import { parseArgs } from 'node:util';
 import type { Commit } from '../src/core/envelope.js';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
+import { elasticsearchQueryBaselines } from './baselines.js';
 import { CairnProcess, engineEnv, pollUntil, runCli } from './cluster.js';
 import { GqlClient, metricValue } from './http.js';
 import { CpuMeter, cpuParams, waitForQuietMachine } from './procstat.js';
@@ -86,11 +88,11 @@ const describeCpu = (use: Record<string, number>, perSecond: number): string =>
     .join(', ');
 
 async function queries(): Promise<void> {
-  const gateway = new CairnProcess('gateway', {
-    ...keptEnv(),
-    CAIRN_ROLES: 'gateway',
-    KAFKA_CHANGES_TOPIC: `${ns}.changes`,
-  });
+  const gateway = new CairnProcess(
+    'gateway',
+    { ...keptEnv(), CAIRN_ROLES: 'gateway', KAFKA_CHANGES_TOPIC: `${ns}.changes` },
+    cpuProf(),
+  );
   await gateway.start();
   const cpu = new CpuMeter(() => new Map([['gateway', gateway.pid]]));
   const gql = new GqlClient(gateway.graphql, 64);
@@ -102,6 +104,22 @@ async function queries(): Promise<void> {
     const ids = all.instances.edges.map((e) => e.node.id);
     if (ids.length === 0) throw new Error(`no instances in database ${DB} of ${ns}`);
     const random = rng(1);
+    const seconds = Number(values.seconds);
+    const engine = await elasticsearchQueryBaselines(keptEnv(), keptEnv().ELASTICSEARCH_INDEX_PREFIX!, {
+      quick: false,
+      clients: 32,
+      warmupMs: 1_000,
+      durationMs: (seconds * 1_000) / 2,
+      database: DB,
+      classId: CLASS_ID,
+      ids,
+      maxMin: 9_000,
+      random,
+    });
+    for (const f of engine)
+      process.stdout.write(
+        `${f.name}: ${f.parameters.ratePerSecond}/s, p50 ${f.p50?.toFixed(1)} ms, p99 ${f.p99?.toFixed(1)} ms\n`,
+      );
     const byId = async () => {
       const id = ids[Math.floor(random() * ids.length)]!;
       const r = await gql.post<{ instance: { id: string } | null }>(INSTANCE_BY_ID, { database: DB, id });
@@ -120,7 +138,7 @@ async function queries(): Promise<void> {
       ['page of 100', page],
     ] as const) {
       const before = cpu.snapshot();
-      const r = await runLoop(32, 1_000, Number(values.seconds) * 1_000, op);
+      const r = await runLoop(32, 1_000, seconds * 1_000, op);
       const rate = r.completed / r.seconds;
       const lat = [...r.latencies].sort((a, b) => a - b);
       process.stdout.write(
