@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Agent } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -530,10 +530,13 @@ export async function elasticsearchQueryBaselines(
 ): Promise<Figure[]> {
   const es = env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
   const index = `${indexPrefix}-${INDEX_SUFFIX.INSTANCE}`;
+  // node:http with keep-alive, as Cairn's Elasticsearch client sends (fetch costs the caller
+  // several times more CPU per request, which on this machine is the engine's CPU too).
+  const agent = new Agent({ keepAlive: true, maxSockets: o.clients });
   const timed = async (path: string, body: unknown, check: (json: Record<string, unknown>) => boolean) => {
     const t = performance.now();
     try {
-      const json = await esJson(`${es}/${index}/${path}`, 'POST', body);
+      const json = await postJson(agent, `${es}/${index}/${path}`, body);
       return { ms: performance.now() - t, ok: check(json), error: JSON.stringify(json).slice(0, 300) };
     } catch (e) {
       return { ms: performance.now() - t, ok: false, error: String(e).slice(0, 300) };
@@ -567,23 +570,59 @@ export async function elasticsearchQueryBaselines(
     });
   };
   const figures: Figure[] = [];
-  for (const [id, name, op] of [
-    ['engine.es.mget.c32', `elasticsearch mget of one id (${o.clients} clients)`, mget],
-    ['engine.es.search.c32', `elasticsearch search, the page's request (${o.clients} clients)`, search],
-  ] as const) {
-    const r = await runLoop(o.clients, o.warmupMs, o.durationMs, op);
-    if (r.errors > 0 && r.latencies.length === 0) throw new Error(`${name}: ${r.firstErrors.join(' | ')}`);
-    figures.push(
-      engine(
-        latencyFigure(id, name, r.latencies, {
-          concurrency: o.clients,
-          ratePerSecond: round(r.completed / r.seconds, 1),
-          errors: r.errors,
-          durationMs: o.durationMs,
-          ...(id === 'engine.es.search.c32' ? { meanHitsPerSearch: round(hits / Math.max(1, searches), 1) } : {}),
-        }),
-      ),
-    );
+  try {
+    for (const [id, name, op] of [
+      ['engine.es.mget.c32', `elasticsearch mget of one id (${o.clients} clients)`, mget],
+      ['engine.es.search.c32', `elasticsearch search, the page's request (${o.clients} clients)`, search],
+    ] as const) {
+      const r = await runLoop(o.clients, o.warmupMs, o.durationMs, op);
+      if (r.errors > 0 && r.latencies.length === 0) throw new Error(`${name}: ${r.firstErrors.join(' | ')}`);
+      figures.push(
+        engine(
+          latencyFigure(id, name, r.latencies, {
+            concurrency: o.clients,
+            ratePerSecond: round(r.completed / r.seconds, 1),
+            errors: r.errors,
+            durationMs: o.durationMs,
+            ...(id === 'engine.es.search.c32' ? { meanHitsPerSearch: round(hits / Math.max(1, searches), 1) } : {}),
+          }),
+        ),
+      );
+    }
+  } finally {
+    agent.destroy();
   }
   return figures;
+}
+
+/** POSTs JSON and parses the JSON answer; an HTTP error status throws. */
+function postJson(agent: Agent, url: string, body: unknown): Promise<Record<string, unknown>> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+            if ((res.statusCode ?? 500) >= 400)
+              reject(new Error(`${url}: ${res.statusCode} ${JSON.stringify(json).slice(0, 300)}`));
+            else resolve(json);
+          } catch (e) {
+            reject(e);
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
