@@ -51,11 +51,10 @@ if (!roles.includes('gateway') || roles.some((r) => !['gateway', 'relay', 'proje
   throw new Error('--roles: gateway, then any of relay, projector');
 const procs = roles.map(
   (role) =>
-    new CairnProcess(
-      role,
-      { ...env, CAIRN_ROLES: role },
-      [...(values['node-arg'] ?? []), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : [])],
-    ),
+    new CairnProcess(role, { ...env, CAIRN_ROLES: role }, [
+      ...(values['node-arg'] ?? []),
+      ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : []),
+    ]),
 );
 const cpu = new CpuMeter(() => new Map(procs.map((p) => [p.name, p.pid])));
 const stats = new pg.Client({ connectionString: engines.DATABASE_URL });

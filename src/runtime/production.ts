@@ -10,7 +10,7 @@ import { createPostgresIdempotencyStore } from '../adapters/idempotencyStore/pos
 import { migrate } from '../adapters/postgres/migrate.js';
 import { createPostgresPool } from '../adapters/postgres/pool.js';
 import { createElasticsearchReadModel } from '../adapters/readModel/elasticsearch.js';
-import { Client as ElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
+import { createElasticsearchClient } from '../adapters/readModel/elasticsearchClient.js';
 import { createPostgresRegistry } from '../adapters/registry/postgres.js';
 import { createPostgresSequenceStore } from '../adapters/sequenceStore/postgres.js';
 import { createKafkaTransport } from '../adapters/transport/kafka.js';
@@ -71,7 +71,7 @@ export function createClients(config: Config) {
     requestTimeout: Math.max(timeout, 5_000),
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 2_000 },
   });
-  const elasticsearch = new ElasticsearchClient({
+  const elasticsearch = createElasticsearchClient({
     node: config.elasticsearch.url,
     requestTimeout: timeout,
     maxRetries: 1,

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createElasticsearchReadModel } from '../../src/adapters/readModel/elasticsearch.js';
-import { Client } from '../../src/adapters/readModel/elasticsearchClient.js';
+import { type Client, createElasticsearchClient } from '../../src/adapters/readModel/elasticsearchClient.js';
 import { DOC_VALUE, indexBody, toSource } from '../../src/adapters/readModel/elasticsearchIndexes.js';
 import { isUnavailable } from '../../src/core/errors.js';
 import { describeReadModelContract, instanceDoc } from '../contract/readModel.contract.js';
@@ -9,7 +9,7 @@ import { randomId } from '../support/ids.js';
 const url = inject('engines').ELASTICSEARCH_URL;
 const clients: Client[] = [];
 const newClient = (node = url): Client => {
-  const client = new Client({ node, maxRetries: 0, requestTimeout: 10_000 });
+  const client = createElasticsearchClient({ node, maxRetries: 0, requestTimeout: 10_000 });
   clients.push(client);
   return client;
 };

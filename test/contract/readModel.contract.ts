@@ -98,6 +98,24 @@ export function describeReadModelContract(
       it('ignores an empty batch', async () => {
         await expect(rm.apply([])).resolves.toBeUndefined();
       });
+
+      it('keeps keys named like Object.prototype members as plain data, read by id and by search', async () => {
+        const db = randomId('db');
+        // JSON values may hold these keys (the domain reserves `__proto__` as a property name; the read model does not rely on it).
+        const data = JSON.parse(
+          '{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "j": {"__proto__": 3}}',
+        ) as Record<string, unknown>;
+        const doc = instanceDoc(db, 'a', 'C', data);
+        await rm.apply([doc]);
+        const [got] = await rm.getMany('INSTANCE', [doc.aggregateId]);
+        expect(got).toEqual(doc);
+        const properties = (got!.data as { properties: Record<string, unknown> }).properties;
+        expect(Object.keys(properties)).toEqual(['__proto__', 'constructor', 'j']);
+        expect(Object.getPrototypeOf(properties)).toBe(Object.prototype);
+        expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+        const page = await search({ database: db, where: [{ property: '__proto__', op: 'exists', value: true }] });
+        expect(page.docs).toEqual([doc]);
+      });
     });
 
     describe('list', () => {
