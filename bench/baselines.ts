@@ -14,7 +14,7 @@ import { validateQuery } from '../src/adapters/readModel/query.js';
 import { instanceRef } from '../src/core/aggregate.js';
 import type { InstanceQuery } from '../src/ports/readModel.js';
 import { type Figure, latencyFigure, type Params, rateFigure, round, WindowCounter } from './stats.js';
-import { runLoop } from './workload.js';
+import { loopParams, runLoop } from './workload.js';
 
 /**
  * The engines' own speed for the work Cairn gives them: the same object sizes, message sizes,
@@ -580,10 +580,7 @@ export async function elasticsearchQueryBaselines(
       figures.push(
         engine(
           latencyFigure(id, name, r.latencies, {
-            concurrency: o.clients,
-            ratePerSecond: round(r.completed / r.seconds, 1),
-            errors: r.errors,
-            durationMs: o.durationMs,
+            ...loopParams(r, o.clients, o.durationMs),
             ...(id === 'engine.es.search.c32' ? { meanHitsPerSearch: round(hits / Math.max(1, searches), 1) } : {}),
           }),
         ),

@@ -48,6 +48,7 @@ import {
   CREATE_DATABASE,
   INSTANCE_BY_ID,
   INSTANCE_PAGE,
+  loopParams,
   type MixResult,
   rng,
   runLoop,
@@ -790,10 +791,7 @@ async function queries(): Promise<void> {
     const r = await runLoop(P.queryClients, P.queryWarmupMs, P.queryMs, op);
     add(
       latencyFigure(id, name, r.latencies, {
-        concurrency: P.queryClients,
-        ratePerSecond: round(r.completed / r.seconds, 1),
-        errors: r.errors,
-        durationMs: P.queryMs,
+        ...loopParams(r, P.queryClients, P.queryMs),
         instancesInDatabase: pool.ids.length,
         ...(id === 'query.page.c32' ? { meanRowsPerPage: round(rows / Math.max(1, pages), 1) } : {}),
         ...extra,

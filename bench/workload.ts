@@ -1,5 +1,5 @@
 import type { GqlClient, GqlError } from './http.js';
-import { WindowCounter } from './stats.js';
+import { round, WindowCounter } from './stats.js';
 
 /** The data model and the load generators: a Zipf-skewed create/update mix, and query loops. */
 
@@ -284,6 +284,14 @@ export async function runMix(o: MixOptions): Promise<MixResult> {
   r.windowRates = windows.rates(end);
   return r;
 }
+
+/** The parameters every latency figure of a runLoop carries. */
+export const loopParams = (r: LoopResult, concurrency: number, durationMs: number) => ({
+  concurrency,
+  ratePerSecond: round(r.completed / r.seconds, 1),
+  errors: r.errors,
+  durationMs,
+});
 
 export interface LoopResult {
   /** Every call sent in the window (see runLoop). */
