@@ -298,6 +298,16 @@ for (const [clientName, make] of CLIENTS) {
       }
     });
 
+    it('answers a delete of no keys without a request (S3 refuses an empty DeleteObjects)', async () => {
+      const api = make() as S3Api | S3Client;
+      const base: S3Api = 'send' in api ? sdkS3Api(api, BUCKET) : api;
+      try {
+        await expect(base.deleteMany([])).resolves.toEqual([]);
+      } finally {
+        destroy(api);
+      }
+    });
+
     it('isolates stores by prefix', async () => {
       const [a, b] = [randomId('es'), randomId('es')];
       const one = createS3EventStore({ s3, bucket: BUCKET, prefix: a });

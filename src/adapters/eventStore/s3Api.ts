@@ -22,7 +22,10 @@ export interface S3Api {
   /** The object's text, or null when absent. */
   get(key: string): Promise<string | null>;
   list(request: ListRequest): Promise<ListResult>;
-  /** Deletes up to 1000 keys; answers the keys S3 refused (absent keys are not an error). */
+  /**
+   * Deletes up to 1000 keys; answers the keys S3 refused (absent keys are not an error). No keys
+   * sends nothing (S3 answers an empty DeleteObjects with MalformedXML).
+   */
   deleteMany(keys: string[]): Promise<{ key: string; code: string; message: string }[]>;
   headBucket(): Promise<void>;
   /** Creates the bucket; an existing bucket of ours is fine. */
@@ -97,6 +100,7 @@ export function sdkS3Api(s3: S3Client, bucket: string): S3Api {
       };
     },
     async deleteMany(keys) {
+      if (keys.length === 0) return [];
       const res = await s3.send(
         new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
       );
@@ -303,6 +307,7 @@ export function httpS3Api(options: HttpS3Options): S3Api {
       };
     },
     async deleteMany(keys) {
+      if (keys.length === 0) return [];
       const xml = `<Delete><Quiet>true</Quiet>${keys.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('')}</Delete>`;
       const md5 = createHash('md5').update(xml).digest('base64');
       const { body } = await send({
