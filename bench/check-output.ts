@@ -21,6 +21,7 @@ function requiredIds(profile: string, levels: number[]): string[] {
     'mutation.rate.best',
     'backlog.write',
     'e2e.latency',
+    'e2e.latency.half',
     'relay.throughput',
     'projector.throughput',
     'rebuild.throughput',
