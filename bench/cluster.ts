@@ -16,6 +16,19 @@ const TAIL = 16_000;
 
 export type Profile = 'embedded' | 'production';
 
+/** The endpoints the production profile cannot run without. */
+const ENGINE_ENDPOINTS = ['DATABASE_URL', 'S3_ENDPOINT', 'KAFKA_BROKERS', 'ELASTICSEARCH_URL'] as const;
+
+/**
+ * Why the production profile cannot run with these endpoints, or null: every engine needs an
+ * endpoint (without one, each phase would fail on its own, and the S3 client would try AWS).
+ */
+export function missingEngines(env: Record<string, string>): string | null {
+  const missing = ENGINE_ENDPOINTS.filter((k) => !env[k]);
+  if (missing.length === 0) return null;
+  return `the production profile needs the engines' endpoints, and ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set: run \`npm run infra:up\` first (it starts them and writes ${join(REPO_ROOT, '.infra', 'env')}), set them in the environment, or run \`--profile embedded\``;
+}
+
 /** The engines' endpoints: `.infra/env`, overridden by the environment. */
 export function engineEnv(): Record<string, string> {
   const out: Record<string, string> = {};

@@ -25,7 +25,7 @@ import {
   sampleLocalCommits,
 } from './baselines.js';
 import { checkResults } from './check-output.js';
-import { CairnProcess, engineEnv, namespace, pollUntil, REPO_ROOT, runCli, sleep } from './cluster.js';
+import { CairnProcess, engineEnv, missingEngines, namespace, pollUntil, REPO_ROOT, runCli, sleep } from './cluster.js';
 import { newestProfile, type ProfileSummary, summarizeProfile } from './cpuprofile.js';
 import { GqlClient, metricValue } from './http.js';
 import { CpuMeter, type CpuSnapshot, cpuParams, engineUptimes, waitForQuietMachine } from './procstat.js';
@@ -172,6 +172,11 @@ const add = (...fs: Figure[]) => figures.push(...fs);
 // ---------------------------------------------------------------------------------------------------
 
 const engines = profile === 'production' ? engineEnv() : {};
+const enginesMissing = profile === 'production' ? missingEngines(engines) : null;
+if (enginesMissing) {
+  console.error(`bench: ${enginesMissing}`);
+  process.exit(2);
+}
 const ns = namespace();
 const dataDir = profile === 'embedded' ? mkdtempSync(join(tmpdir(), 'cairn-bench-')) : '';
 const resultsDir = join(REPO_ROOT, 'bench', 'results');
