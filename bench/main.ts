@@ -662,15 +662,16 @@ const steadyRate = (): number => {
 };
 
 /** End to end at the steady load (the figure the targets are checked on). */
-const endToEnd = () => measureEndToEnd('e2e.latency', 'mutation sent → instanceChanged received', steadyRate());
+const endToEnd = () => {
+  const rate = steadyRate();
+  return measureEndToEnd('e2e.latency', `mutation sent → instanceChanged received (${rate}/s)`, rate);
+};
 
 /** End to end at half the steady load: how much of the steady figure is queueing for the machine's cores. */
-const endToEndHalfLoad = () =>
-  measureEndToEnd(
-    'e2e.latency.half',
-    'mutation sent → instanceChanged received, half load',
-    Math.max(5, Math.round(steadyRate() / 2)),
-  );
+const endToEndHalfLoad = () => {
+  const rate = Math.max(5, Math.round(steadyRate() / 2));
+  return measureEndToEnd('e2e.latency.half', `mutation sent → instanceChanged received, half load (${rate}/s)`, rate);
+};
 
 async function measureEndToEnd(id: string, name: string, rate: number): Promise<void> {
   const { pool: e2ePool, hot: e2eHot, zipf: e2eZipf } = await endToEndAggregates();

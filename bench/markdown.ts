@@ -37,7 +37,7 @@ const measured = (f: Figure | undefined): string => {
 };
 
 /** Figures shown although they have neither target nor engine bound. */
-const ALSO = ['backlog.write', 'query.'];
+const ALSO = ['backlog.write', 'e2e.latency.half', 'query.'];
 
 const ratio = (r: number): string => `${r >= 10 ? r.toFixed(0) : r.toFixed(2)}×`;
 
