@@ -23,6 +23,19 @@ describe('batchWhileBusy', () => {
     expect(await answer).toBe(10);
   });
 
+  it('with lingerMs, holds a lone request that long so that later ones share its batch', async () => {
+    const { run, batches } = controlledRun();
+    const call = batchWhileBusy(run, { maxBatch: 10, lingerMs: 30 });
+    const answers = [call(1)];
+    await new Promise((r) => setTimeout(r, 10));
+    answers.push(call(2));
+    expect(batches).toEqual([]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(batches.map((b) => b.items)).toEqual([[1, 2]]);
+    batches[0]!.finish();
+    expect(await Promise.all(answers)).toEqual([10, 20]);
+  });
+
   it('gathers the requests that arrive while a batch runs into the next one, each answered its own result', async () => {
     const { run, batches } = controlledRun();
     const call = batchWhileBusy(run, { maxBatch: 10 });

@@ -265,8 +265,15 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       const svc = service();
       const db = await seed(svc);
       const key = `INSTANCE:${db}/i`;
+      // Confirmations may wait a moment to share a statement (the ledger's group commit).
+      await waitFor(async () => ((await sequenceStore.get(key))?.confirmedSeq === 1 ? true : undefined), {
+        timeoutMs: 5_000,
+        what: 'the seed to be confirmed',
+      });
       const gated = service({ eventStore: slowIndex });
       expect(await codeOf(gated.execute(update(db, 1, 5), meta))).toBe('OK');
+      // Longer than a confirmation may wait for company: still unconfirmed, because of the gate.
+      await new Promise((r) => setTimeout(r, 150));
       expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 1 });
       openGate();
       await waitFor(async () => ((await sequenceStore.get(key))?.confirmedSeq === 2 ? true : undefined), {

@@ -9,7 +9,14 @@
  */
 export function batchWhileBusy<I, O>(
   run: (items: I[]) => Promise<O[]>,
-  options: { maxBatch: number },
+  options: {
+    maxBatch: number;
+    /**
+     * For requests nobody waits on promptly (a confirmation): how long the first of a batch waits
+     * for others to join it when nothing is running. @default 0 (a lone request runs at once)
+     */
+    lingerMs?: number;
+  },
 ): (item: I) => Promise<O> {
   interface Waiting {
     item: I;
@@ -19,8 +26,11 @@ export function batchWhileBusy<I, O>(
   let queue: Waiting[] = [];
   let running = false;
 
+  const linger = options.lingerMs ?? 0;
+
   async function drain(): Promise<void> {
     running = true;
+    if (linger > 0) await new Promise((resolve) => setTimeout(resolve, linger));
     while (queue.length > 0) {
       const batch = queue.slice(0, options.maxBatch);
       queue = queue.slice(batch.length);
