@@ -236,8 +236,8 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     mapLimit(keys, concurrency, async (key) => parseCommit(await readText(abs(key))));
 
   /**
-   * A scan's page, read synchronously: a scan reads every commit file (a rebuild, at start before
-   * serving), and each asynchronous read is four trips through libuv's four threads (open, stat,
+   * A scan's page, read synchronously: a scan reads every commit file (a rebuild at start, before
+   * serving, or the CLI's rebuild and check), and each asynchronous read is four trips through libuv's four threads (open, stat,
    * read, close), which left the rebuild waiting on them. A page blocks the loop ~6 µs per file.
    */
   const readKeysNow = (keys: string[]): Commit[] => keys.map((key) => parseCommit(readFileSync(abs(key), 'utf8')));
