@@ -15,6 +15,8 @@ import { Lru } from './lru.js';
  */
 export interface AggregateRepository {
   load(ref: AggregateRef, options?: { fresh?: boolean }): Promise<AggregateState>;
+  /** The cached state, if any, without reading anything. */
+  cached(ref: AggregateRef): AggregateState | undefined;
   /** Caches the state a successful append produced. */
   remember(state: AggregateState): void;
 }
@@ -75,6 +77,9 @@ export function createAggregateRepository(deps: {
       // A concurrent append may have cached a newer state meanwhile: keep the newest.
       if (!current || current.seq <= state.seq) cache.set(key, state);
       return state;
+    },
+    cached(ref) {
+      return cache.get(aggregateKey(ref));
     },
     remember(state) {
       const key = aggregateKey(refOf(state));

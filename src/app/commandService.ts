@@ -109,12 +109,14 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const key = aggregateKey(target);
     const expected = 'expectedSeq' in command.input ? (command.input.expectedSeq as number) : null;
     const deadline = meta.deadline ?? NO_DEADLINE;
-    // An id this service just generated names nothing yet: nothing to read. Were it taken, the
-    // reservation (expectedSeq 0) would refuse and the retry reads fresh state.
-    const cached =
-      generatedIds.has(command) && !fresh
-        ? initialState(target)
-        : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }), deadline);
+    // A create expects its aggregate not to exist: unless this service knows it, decide as if it did
+    // not, without asking the ledger (an id just generated here names nothing yet, and a client's id
+    // is almost always new). Were it taken, the reservation (expectedSeq 0) refuses and the retry
+    // decides on fresh state, which gives the precise answer (CONFLICT, or a re-create after a delete).
+    const assumeNew = !fresh && (generatedIds.has(command) || (isCreate(command) && !repository.cached(target)));
+    const cached = assumeNew
+      ? initialState(target)
+      : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }), deadline);
     const needsFresh = fresh || (expected !== null && expected > cached.seq);
     const state = needsFresh
       ? await withDeadline('eventStore', timeout, () => repository.load(target), deadline)
@@ -288,6 +290,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     },
   };
 }
+
+const isCreate = (command: Command): boolean =>
+  command.type === 'CreateDatabase' || command.type === 'CreateOntologyClass' || command.type === 'CreateInstance';
 
 /** Commands whose instance id was generated here (a fresh random UUID). */
 const generatedIds = new WeakSet<Command>();

@@ -195,6 +195,33 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(await codeOf(svc.execute({ type: 'CreateInstance', input: linked }, meta))).toBe('OK');
     });
 
+    it("asks the ledger nothing about a create's own id, yet refuses an id another gateway took and re-creates a deleted one", async () => {
+      const p = ports();
+      const asked: string[] = [];
+      const counting: SequenceStore = {
+        ...p.sequenceStore,
+        get: (key) => {
+          asked.push(key);
+          return p.sequenceStore.get(key);
+        },
+      };
+      const [mine, other] = [service({ sequenceStore: counting }), service()];
+      const db = await seed(other); // `mine` has cached nothing of it
+      const create = (id: string): Command => ({
+        type: 'CreateInstance',
+        input: { database: db, classId: 'c', id, properties: { n: 1 } },
+      });
+      expect(await codeOf(mine.execute(create('fresh'), meta))).toBe('OK');
+      expect(asked.filter((key) => key.endsWith(`${db}/fresh`))).toEqual([]);
+      // Taken by `other`: the reservation refuses, and the answer comes from fresh state.
+      const taken = await mine.execute(create('i'), meta).catch((e: unknown) => e);
+      expect(taken).toMatchObject({ code: 'CONFLICT', extensions: { actualSeq: 1 } });
+      await other.execute({ type: 'DeleteInstance', input: { database: db, id: 'i', expectedSeq: 1 } }, meta);
+      const again = service();
+      expect(await again.execute(create('i'), meta)).toMatchObject({ seq: 3 });
+      expect(await seqs(db)).toEqual([1, 2, 3]);
+    });
+
     it('refuses a create under a database another gateway deleted since this one cached it live', async () => {
       const [mine, other] = [service(), service()];
       const db = await seed(mine); // `mine` caches the database as live
