@@ -14,9 +14,13 @@ import type { EventStore } from '../src/ports/eventStore.js';
 import type { ProjectedDoc, ReadModel } from '../src/ports/readModel.js';
 import type { ClaimOutcome, ProcessedEventRegistry } from '../src/ports/registry.js';
 import type { ConsumedBatch, Transport, TransportConsumer } from '../src/ports/transport.js';
+import { coalesceSmallBatches } from './coalesceBatches.js';
 import { faultPointsFromEnv } from './faultPoints.js';
 
 export const PROJECTOR_HANDLER = 'projector';
+
+/** Batches of fewer events are merged with the other small batches of their fetch (coalesceSmallBatches). */
+const COALESCE_BELOW = 200;
 
 /** Aggregates whose last projected state a projector keeps, to skip reading their doc back. */
 const RECENT_STATES = 10_000;
@@ -272,6 +276,9 @@ export function createProjector(deps: ProjectorDeps): Projector {
     return result;
   }
 
+  /** Small batches of one fetch (one per partition) are applied together: one claim, bulk, notification and mark-done. */
+  const handleCoalesced = coalesceSmallBatches(handle, { alone: COALESCE_BELOW });
+
   async function onBatch(batch: ConsumedBatch): Promise<void> {
     const envelopes: Envelope[] = [];
     for (const m of batch.messages) {
@@ -283,7 +290,7 @@ export function createProjector(deps: ProjectorDeps): Projector {
       }
     }
     try {
-      await handle(envelopes);
+      await handleCoalesced(envelopes);
       lastError = null;
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
