@@ -42,6 +42,16 @@ const plain = keys('plain');
 const conditional = keys('conditional');
 await measure(`PUT ${body.length} B`, n, 1, (i) => s3.put(plain[i]!, body));
 await measure(`PUT ${body.length} B, If-None-Match`, n, 1, (i) => s3.put(conditional[i]!, body, { ifNoneMatch: true }));
+// Cairn's layout: a create makes its aggregate's folder, an update writes into it (MinIO keeps each
+// object as a folder of its own, so a key's depth is file-system work).
+const created = (i: number) => `${prefix}events/INSTANCE/db/${i}/${'1'.padStart(10, '0')}.jsonl`;
+const updated = (i: number) => `${prefix}events/INSTANCE/db/${i}/${'2'.padStart(10, '0')}.jsonl`;
+await measure(`PUT ${body.length} B, If-None-Match, a new aggregate's first commit`, n, 1, (i) =>
+  s3.put(created(i), body, { ifNoneMatch: true }),
+);
+await measure(`PUT ${body.length} B, If-None-Match, an aggregate's next commit`, n, 1, (i) =>
+  s3.put(updated(i), body, { ifNoneMatch: true }),
+);
 await measure('GET', n, 1, (i) => s3.get(plain[i]!));
 await measure('LIST of an empty prefix', n, 1, () => s3.list({ prefix: `${prefix}none/`, maxKeys: 1000 }));
 await measure('DeleteObjects, 1 key', n, 1, (i) => s3.deleteMany([plain[i]!]));
@@ -49,3 +59,7 @@ await measure('DeleteObjects, 50 keys', Math.floor(n / 50), 50, (i) =>
   s3.deleteMany(conditional.slice(i * 50, i * 50 + 50)),
 );
 await s3.deleteMany(conditional.slice(Math.floor(n / 50) * 50));
+for (let i = 0; i < n; i += 500) {
+  const batch = Array.from({ length: Math.min(500, n - i) }, (_, j) => [created(i + j), updated(i + j)]).flat();
+  await s3.deleteMany(batch);
+}
