@@ -225,7 +225,7 @@ export const SETTINGS = [
     kind: 'int',
     default: '4',
     min: 1,
-    doc: 'Partitions one projector applies at once (each in its own order; overlaps PostgreSQL and Elasticsearch round trips).',
+    doc: 'Partitions one projector applies at once when catching up (each in its own order; overlaps PostgreSQL and Elasticsearch round trips). Small batches of one fetch are applied together.',
   },
   {
     name: 'PROJECTOR_MAX_ATTEMPTS',
