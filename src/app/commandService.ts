@@ -113,7 +113,7 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     // not, without asking the ledger (an id just generated here names nothing yet, and a client's id
     // is almost always new). Were it taken, the reservation (expectedSeq 0) refuses and the retry
     // decides on fresh state, which gives the precise answer (CONFLICT, or a re-create after a delete).
-    const assumeNew = !fresh && (generatedIds.has(command) || (isCreate(command) && !repository.cached(target)));
+    const assumeNew = !fresh && isCreate(command) && !repository.cached(target);
     const cached = assumeNew
       ? initialState(target)
       : await withDeadline('eventStore', timeout, () => repository.load(target, { fresh: false }), deadline);
@@ -294,14 +294,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
 const isCreate = (command: Command): boolean =>
   command.type === 'CreateDatabase' || command.type === 'CreateOntologyClass' || command.type === 'CreateInstance';
 
-/** Commands whose instance id was generated here (a fresh random UUID). */
-const generatedIds = new WeakSet<Command>();
-
 function withGeneratedId(command: Command): Command {
   if (command.type !== 'CreateInstance' || command.input.id) return command;
-  const generated: Command = { ...command, input: { ...command.input, id: randomUUID() } };
-  generatedIds.add(generated);
-  return generated;
+  return { ...command, input: { ...command.input, id: randomUUID() } };
 }
 
 function buildCommit(
