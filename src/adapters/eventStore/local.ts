@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, type Dirent, readFile as readFileCallback, readFileSync } from 'node:fs';
+import { constants, type Dirent, readdirSync, readFile as readFileCallback, readFileSync, statSync } from 'node:fs';
 import { access, type FileHandle, link, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -201,22 +201,38 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     }
   };
 
-  const listDir = async (dir: string): Promise<{ name: string; key: string; isDir: boolean }[]> => {
+  type DirEntry = { name: string; key: string; isDir: boolean };
+  const absentDir = (e: unknown): boolean => errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR';
+  /** A folder's entries in the order of their full keys (S3 order: a folder's keys continue with '/'). */
+  const inKeyOrder = (entries: { name: string; isDir: boolean }[]): DirEntry[] =>
+    entries
+      .map(({ name, isDir }) => ({ name, key: isDir ? `${name}/` : name, isDir }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+  const listDir = async (dir: string): Promise<DirEntry[]> => {
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return [];
+      if (absentDir(e)) return [];
       throw e;
     }
-    const out = await Promise.all(
-      entries.map(async (e) => {
-        const isDir = e.isDirectory() || (!e.isFile() && (await stat(join(dir, e.name))).isDirectory());
-        // Sort as the full keys sort (S3 order): a folder's keys continue with '/'.
-        return { name: e.name, key: isDir ? `${e.name}/` : e.name, isDir };
-      }),
-    );
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const isDir = async (e: Dirent) =>
+      e.isDirectory() || (!e.isFile() && (await stat(join(dir, e.name))).isDirectory());
+    return inKeyOrder(await Promise.all(entries.map(async (e) => ({ name: e.name, isDir: await isDir(e) }))));
+  };
+
+  /** listDir, synchronously (see walkNow). */
+  const listDirNow = (dir: string): DirEntry[] => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      if (absentDir(e)) return [];
+      throw e;
+    }
+    const isDir = (e: Dirent) => e.isDirectory() || (!e.isFile() && statSync(join(dir, e.name)).isDirectory());
+    return inKeyOrder(entries.map((e) => ({ name: e.name, isDir: isDir(e) })));
   };
 
   /**
@@ -229,6 +245,18 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       if (e.isDir) {
         if (after === undefined || key > after || after.startsWith(key)) yield* walk(key, file, after);
       } else if (file.test(e.name) && (after === undefined || key > after)) yield key;
+    }
+  }
+
+  /**
+   * walk, synchronously, for a scan (see readKeysNow): an asynchronous walk waited on libuv's
+   * threads for each aggregate's folder, one after another.
+   */
+  function* walkNow(prefix: string, file: { test(name: string): boolean }): Generator<string> {
+    for (const e of listDirNow(abs(prefix))) {
+      const key = prefix + e.key;
+      if (e.isDir) yield* walkNow(key, file);
+      else if (file.test(e.name)) yield key;
     }
   }
 
@@ -349,7 +377,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       const prefix = aggregateType === undefined ? EVENTS_PREFIX : `${EVENTS_PREFIX}${aggregateType}/`;
       let page: string[] = [];
       try {
-        for await (const key of walk(prefix, COMMIT_FILE)) {
+        for (const key of walkNow(prefix, COMMIT_FILE)) {
           page.push(key);
           if (page.length >= pageSize) {
             yield* readKeysNow(page);
