@@ -192,17 +192,18 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
     }
   };
 
+  const absentDir = (e: unknown): boolean => errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR';
+
   const readNames = async (dir: string): Promise<string[]> => {
     try {
       return await readdir(dir);
     } catch (e) {
-      if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return [];
+      if (absentDir(e)) return [];
       throw e;
     }
   };
 
   type DirEntry = { name: string; key: string; isDir: boolean };
-  const absentDir = (e: unknown): boolean => errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR';
   /** A folder's entries in the order of their full keys (S3 order: a folder's keys continue with '/'). */
   const inKeyOrder = (entries: { name: string; isDir: boolean }[]): DirEntry[] =>
     entries
