@@ -25,9 +25,11 @@ import type { Transport, TransportMessage } from '../src/ports/transport.js';
  * published, and a chunk's entries are removed while the next chunk is published; every MAX_PAGES
  * pages the listing starts from the beginning again, where entries written behind the pages wait.
  *
- * Fast path: an entry offered by the process that wrote it (AppendSignal) is published and removed
- * without listing or reading the outbox. Listing stays the truth: it still runs every poll interval
- * (and on a plain wake, and until a backlog is drained), so a lost or refused offer only waits.
+ * Fast path: an entry offered by the process that writes it (AppendSignal), as soon as its commits
+ * are durable, is published and removed without listing or reading the outbox. Listing stays the
+ * truth: it still runs every poll interval (and on a plain wake, and until a backlog is drained), so
+ * a lost or refused offer only waits. A listing that finds an entry this relay published already
+ * (offered before it landed, so removed too early, or its removal failed) only removes it.
  */
 export interface Relay {
   start(): void;
@@ -50,8 +52,8 @@ const READ_AHEAD = 4;
 const MAX_PAGES = 16;
 /** Offered entries held at most; beyond, an offer is refused and the next listing finds the entry. */
 const MAX_OFFERED = 10_000;
-/** Listed entries remembered, so that an offer arriving after its entry was listed is not published again. */
-const LISTED_MEMORY = 10_000;
+/** Entries published, remembered: neither a late offer nor a later listing of one publishes it again. */
+const HANDLED_MEMORY = 10_000;
 /**
  * Offered entries are removed from the outbox in batches (one DeleteObjects per batch instead of one
  * per entry: MinIO spends ~1.1 ms of CPU on a 1-key request, ~0.23 ms per key in a 50-key one), at
@@ -106,7 +108,7 @@ export function createRelay(deps: {
   let checkpointSaving: Promise<void> = Promise.resolve();
   /** Offered entries not yet published, in the order offered (entry key → its refs). */
   const offered = new Map<string, UnpublishedRef[]>();
-  const listed = new Lru<string, true>(LISTED_MEMORY);
+  const handledEntries = new Lru<string, true>(HANDLED_MEMORY);
   let listWanted = true;
   let lastListAt = 0;
   /** Published offered entries not yet removed from the outbox, and the removal under way. */
@@ -120,7 +122,7 @@ export function createRelay(deps: {
    * being published, up to MAX_PAGES pages. Returns how many refs it handled.
    */
   async function publishBatch(): Promise<number> {
-    // Entries published but not removed yet would be listed, and published, again.
+    // Entries published but not removed yet would be listed again (and published again once forgotten).
     await flushRemovals();
     lastListAt = Date.now();
     const limit = options.batchSize * READ_AHEAD;
@@ -171,7 +173,8 @@ export function createRelay(deps: {
     toRemove = [];
     removing = removing.then(async () => {
       if (refs.length === 0) return;
-      // A failure leaves the entries listed: published once more (at-least-once), never lost.
+      // A failure leaves the entries in the outbox: a later listing removes them (or publishes them once
+      // more, at least once, if this relay forgot them), never lost.
       await eventStore.markPublished(refs).catch((e: unknown) => {
         logger.warn('relay could not remove published outbox entries; they will be published again', { error: e });
       });
@@ -244,7 +247,13 @@ export function createRelay(deps: {
     const messages: TransportMessage[] = [];
     const dropped: UnpublishedRef[] = [];
     const published: Commit[] = [];
+    /** Listed entries this relay published already (from an offer, before the entry landed): only removed. */
+    const handledBefore: UnpublishedRef[] = [];
     entries.forEach((refs, i) => {
+      if (via === 'listing' && handledEntries.has(refs[0]!.entry)) {
+        handledBefore.push(...refs);
+        return;
+      }
       const keys = refs.map(aggregateKey);
       // Keep per-aggregate order behind a commit not yet readable; an entry goes whole or waits whole.
       if (keys.some((key) => blocked.has(key))) {
@@ -282,7 +291,7 @@ export function createRelay(deps: {
     // back (its commit not readable yet) stays offerable: its offer carries the commit.
     for (const ref of [...ready, ...dropped]) {
       offered.delete(ref.entry);
-      listed.set(ref.entry, true);
+      handledEntries.set(ref.entry, true);
     }
     // Offered entries come one or two at a time: removed in batches. A listing's chunk is one already.
     if (via === 'offer') removeLater([...ready, ...dropped]);
@@ -302,13 +311,13 @@ export function createRelay(deps: {
     }
     const saved = checkpoint;
     const cleanUp = Promise.all([
-      via === 'listing' ? eventStore.markPublished([...ready, ...dropped]) : null,
+      via === 'listing' ? eventStore.markPublished([...ready, ...dropped, ...handledBefore]) : null,
       segmentDue() ? writeSegment() : null,
       saveCheckpoint ? saveInTurn(saved) : null,
     ]).then(() => undefined);
     // Awaited by the caller; handled here in case publishing the next chunk fails first.
     cleanUp.catch(() => undefined);
-    return { handled: ready.length + dropped.length, cleanUp };
+    return { handled: ready.length + dropped.length + handledBefore.length, cleanUp };
   }
 
   function saveInTurn(saved: RelayCheckpoint): Promise<void> {
@@ -408,7 +417,7 @@ export function createRelay(deps: {
       wakeUp?.();
     },
     offer(entry) {
-      if (listed.has(entry.entry) || offered.has(entry.entry)) return;
+      if (handledEntries.has(entry.entry) || offered.has(entry.entry)) return;
       if (offered.size >= MAX_OFFERED) listWanted = true;
       else offered.set(entry.entry, refsOfEntry(entry.entry, entry.commits));
       woken = true;

@@ -21,7 +21,7 @@ export interface UnpublishedRef extends IndexRef {
   commit?: Commit;
 }
 
-/** An outbox entry just made durable, with the commits it holds: what listUnpublished would list next. */
+/** An outbox entry whose commits are durable, with those commits: what listUnpublished lists once the entry is. */
 export interface WrittenEntry {
   /** The entry's key, as listUnpublished gives it in `UnpublishedRef.entry`. */
   entry: string;
@@ -31,9 +31,13 @@ export interface WrittenEntry {
 /** What every adapter can be told at creation. */
 export interface EventStoreHooks {
   /**
-   * Called once per outbox entry an append writes, after the entry is durable and before the appends
-   * it holds resolve, so a relay can publish them without listing the outbox (see AppendSignal). Must
-   * neither throw nor block; a lost call only costs the relay one listing.
+   * Called once per outbox entry an append writes, once the commits it holds are durable and its key
+   * is chosen, and before the appends it holds resolve, so a relay can publish them without listing
+   * the outbox (see AppendSignal). The entry itself may still be in flight (a group entry is announced
+   * as its write starts, which takes its write off the way to subscribers): a relay removing it at
+   * once may miss it, and finds it on a later listing. An entry whose write fails is not retried
+   * under its key (its commits go into a later entry, announced again). Must neither throw nor block;
+   * a lost call only costs the relay one listing.
    */
   onEntryWritten?: (entry: WrittenEntry) => void;
 }

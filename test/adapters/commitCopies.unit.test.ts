@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { copyLine, copyOf, parseCopyLines, parseGroupEntry } from '../../src/adapters/eventStore/commitCopies.js';
+import {
+  copyLine,
+  copyOf,
+  createGroupEntryWriter,
+  parseCopyLines,
+  parseGroupEntry,
+} from '../../src/adapters/eventStore/commitCopies.js';
 import { type Commit, serializeCommit, serializeEnvelope } from '../../src/core/envelope.js';
-import { commitKey } from '../../src/ports/eventStore.js';
+import { commitKey, type WrittenEntry } from '../../src/ports/eventStore.js';
 import { makeCommit } from '../contract/eventStore.contract.js';
 
 /** A commit whose payloads hold the characters the line layout depends on (tab, newline, quotes). */
@@ -58,5 +64,61 @@ describe('commit copies', () => {
     expect(copyOf(copy.slice(0, -10))).toBeNull();
     expect(copyOf('c', { eventsOnly: true })).toBeNull();
     expect(() => parseGroupEntry('entry', `${commitKey(commit)}\t${copy.slice(0, -10)}\n`)).toThrow(/unreadable/);
+  });
+});
+
+describe('group entry writer', () => {
+  /** A put that waits until released, recording what it was given. */
+  const heldPut = () => {
+    const puts: { key: string; body: string; release: (e?: Error) => void }[] = [];
+    const put = (key: string, body: string) =>
+      new Promise<void>((resolve, reject) => {
+        puts.push({ key, body, release: (e) => (e ? reject(e) : resolve()) });
+      });
+    return { puts, put };
+  };
+
+  it('announces an entry as its write starts (its commits are durable), and resolves its appends once it is', async () => {
+    const { puts, put } = heldPut();
+    const announced: WrittenEntry[] = [];
+    const writer = createGroupEntryWriter(put, { onEntryWritten: (e) => announced.push(e) });
+    const first = makeCommit('INSTANCE', 'db/a', 1);
+    let resolved = false;
+    const added = writer.add(first, serializeCommit(first)).then(() => {
+      resolved = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(announced).toEqual([{ entry: puts[0]!.key, commits: [first] }]);
+    expect(resolved).toBe(false);
+
+    // Appends arriving meanwhile share the next entry, announced when its write starts.
+    const later = [makeCommit('INSTANCE', 'db/b', 1), makeCommit('INSTANCE', 'db/c', 1)];
+    const more = later.map((c) => writer.add(c, serializeCommit(c)));
+    puts[0]!.release();
+    await added;
+    await new Promise((r) => setImmediate(r));
+    expect(puts).toHaveLength(2);
+    expect(announced[1]).toEqual({ entry: puts[1]!.key, commits: later });
+    expect(parseGroupEntry(puts[1]!.key, puts[1]!.body)).toEqual(later);
+    puts[1]!.release();
+    await Promise.all(more);
+  });
+
+  it('rejects the appends of an entry whose write fails; a retry is a new entry under a new key', async () => {
+    const { puts, put } = heldPut();
+    const announced: WrittenEntry[] = [];
+    const writer = createGroupEntryWriter(put, { onEntryWritten: (e) => announced.push(e) });
+    const commit = makeCommit('INSTANCE', 'db/a', 1);
+    const failed = writer.add(commit, serializeCommit(commit));
+    await new Promise((r) => setImmediate(r));
+    puts[0]!.release(new Error('S3 down'));
+    await expect(failed).rejects.toThrow('S3 down');
+
+    const retried = writer.add(commit, serializeCommit(commit));
+    await new Promise((r) => setImmediate(r));
+    puts[1]!.release();
+    await retried;
+    expect(announced.map((e) => e.entry)).toEqual([puts[0]!.key, puts[1]!.key]);
+    expect(puts[1]!.key).not.toBe(puts[0]!.key);
   });
 });

@@ -139,13 +139,15 @@ export function createGroupEntryWriter(
       const keyTime = earliest > lastKeyTime ? earliest : lastKeyTime;
       lastKeyTime = keyTime;
       const key = groupEntryKey(keyTime, nameOf());
+      const body = refs.map(({ p }) => copyLine(p.commit, p.text)).join('');
+      // Its commits are durable already: the relay may publish them while the entry is written.
+      announceEntry({ onEntryWritten }, { entry: key, commits: refs.map(({ p }) => p.commit) });
       try {
-        await put(key, refs.map(({ p }) => copyLine(p.commit, p.text)).join(''));
+        await put(key, body);
       } catch (e) {
         for (const p of group) p.reject(e);
         continue;
       }
-      announceEntry({ onEntryWritten }, { entry: key, commits: refs.map(({ p }) => p.commit) });
       for (const p of group) p.resolve();
     }
     writing = false;
