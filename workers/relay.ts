@@ -176,7 +176,7 @@ export function createRelay(deps: {
       // A failure leaves the entries in the outbox: a later listing removes them (or publishes them once
       // more, at least once, if this relay forgot them), never lost.
       await eventStore.markPublished(refs).catch((e: unknown) => {
-        logger.warn('relay could not remove published outbox entries; they will be published again', { error: e });
+        logger.warn('relay could not remove published outbox entries; a later listing removes them', { error: e });
       });
     });
     return removing;
@@ -247,7 +247,7 @@ export function createRelay(deps: {
     const messages: TransportMessage[] = [];
     const dropped: UnpublishedRef[] = [];
     const published: Commit[] = [];
-    /** Listed entries this relay published already (from an offer, before the entry landed): only removed. */
+    /** Listed entries this relay published already (removed before they landed, or whose removal failed): only removed. */
     const handledBefore: UnpublishedRef[] = [];
     entries.forEach((refs, i) => {
       if (via === 'listing' && handledEntries.has(refs[0]!.entry)) {
