@@ -227,7 +227,8 @@ export function createRelay(deps: {
 
   /** The commits of a chunk's entries, per entry: carried by a group entry, or read by key for a marker. */
   async function readChunk(entries: UnpublishedRef[][]): Promise<(Commit | null)[][]> {
-    const toRead = entries.flat().filter((r) => !r.commit);
+    // A marker of an entry this relay published already is only removed (publishChunk): not read.
+    const toRead = entries.flat().filter((r) => !r.commit && !handledEntries.has(r.entry));
     const read = toRead.length > 0 ? await eventStore.readCommits(toRead) : [];
     const byRef = new Map(toRead.map((r, i) => [r, read[i] ?? null]));
     return entries.map((refs) => refs.map((r) => r.commit ?? byRef.get(r) ?? null));
