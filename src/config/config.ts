@@ -29,6 +29,7 @@ export interface Config {
     client: 'sdk' | 'http';
     bucket: string;
     prefix: string;
+    outboxEntryIntervalMs: number;
   };
   kafka: {
     brokers: string[];
@@ -111,6 +112,7 @@ export function loadConfig(env: Env = process.env): Config {
       client: s('S3_CLIENT') as 'sdk' | 'http',
       bucket: s('S3_BUCKET'),
       prefix: s('S3_PREFIX'),
+      outboxEntryIntervalMs: n('S3_OUTBOX_ENTRY_INTERVAL_MS'),
     },
     kafka: {
       brokers: list('KAFKA_BROKERS'),

@@ -152,6 +152,13 @@ export const SETTINGS = [
     doc: 'Key prefix inside the bucket (several stores in one bucket).',
   },
   {
+    name: 'S3_OUTBOX_ENTRY_INTERVAL_MS',
+    kind: 'int',
+    default: '10',
+    min: 0,
+    doc: 'Least time between two outbox entries of one process: the commits stored meanwhile share the next one (one PUT, one relay publication, larger batches downstream). Adds up to this much before the relay publishes a commit, none after a quiet interval; `0`: no wait.',
+  },
+  {
     name: 'KAFKA_BROKERS',
     kind: 'list',
     production: true,

@@ -93,6 +93,7 @@ export async function createProductionAdapters(config: Config, logger: Logger): 
     bucket: config.s3.bucket,
     prefix: config.s3.prefix,
     concurrency: 64,
+    entryIntervalMs: config.s3.outboxEntryIntervalMs,
     onEntryWritten: (entry) => appendSignal.notify(entry),
   });
   const readModel = createElasticsearchReadModel({

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   copyLine,
   copyOf,
@@ -102,6 +102,49 @@ describe('group entry writer', () => {
     expect(parseGroupEntry(puts[1]!.key, puts[1]!.body)).toEqual(later);
     puts[1]!.release();
     await Promise.all(more);
+  });
+
+  it('starts entries at least minIntervalMs apart: the commits stored meanwhile share the next one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
+    try {
+      const { puts, put } = heldPut();
+      const writer = createGroupEntryWriter(put, { minIntervalMs: 10 });
+      const add = (c: Commit) => writer.add(c, serializeCommit(c));
+      const tick = () => new Promise((r) => setImmediate(r));
+      const [a, b, c, d] = ['db/a', 'db/b', 'db/c', 'db/d'].map((id) => makeCommit('INSTANCE', id, 1)) as [
+        Commit,
+        Commit,
+        Commit,
+        Commit,
+      ];
+      const first = add(a);
+      await tick();
+      expect(puts).toHaveLength(1);
+      puts[0]!.release();
+      await first;
+
+      // Written 0 ms after the first started: waits out the interval, joined by what comes meanwhile.
+      const more = [add(b)];
+      await vi.advanceTimersByTimeAsync(9);
+      more.push(add(c));
+      await tick();
+      expect(puts).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(puts).toHaveLength(2);
+      expect(parseGroupEntry(puts[1]!.key, puts[1]!.body)).toEqual([b, c]);
+      puts[1]!.release();
+      await Promise.all(more);
+
+      // After a quiet interval an append waits for nothing.
+      await vi.advanceTimersByTimeAsync(10);
+      const last = add(d);
+      await tick();
+      expect(puts).toHaveLength(3);
+      puts[2]!.release();
+      await last;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('rejects the appends of an entry whose write fails; a retry is a new entry under a new key', async () => {

@@ -111,6 +111,13 @@ export interface GroupEntryWriter {
  * written wait, and share the next entry. One entry write is in flight at a time, so a lone append
  * waits for nothing, and under load N concurrent appends cost one PUT instead of N.
  *
+ * Entries also start at least `minIntervalMs` apart. Without it a writer at a moderate rate (a few
+ * hundred appends/s) writes about one entry per commit, since a PUT takes a few ms; each entry then
+ * costs a PUT, a removal, a NOTIFY, a relay publication and a small batch on every later stage
+ * (Kafka, projector, Elasticsearch). Spacing entries turns those into one per interval, at the
+ * cost of up to `minIntervalMs` before a commit's entry starts (and so before the relay is told of
+ * it). An append after a quiet interval still waits for nothing.
+ *
  * An entry is keyed at its earliest commit's recordedAt, but never before the previous entry of this
  * writer: the relay lists in key order, so one writer's entries are published in the order written,
  * which keeps each aggregate's commits in seq order (a later commit of an aggregate can only reach
@@ -118,20 +125,25 @@ export interface GroupEntryWriter {
  */
 export function createGroupEntryWriter(
   put: (key: string, body: string) => Promise<void>,
-  options: { maxGroup?: number } & EventStoreHooks = {},
+  options: { maxGroup?: number; minIntervalMs?: number } & EventStoreHooks = {},
 ): GroupEntryWriter {
-  const { maxGroup = 500, onEntryWritten } = options;
+  const { maxGroup = 500, minIntervalMs = 0, onEntryWritten } = options;
   const writer = randomBytes(4).toString('hex');
   let counter = 0;
   let lastKeyTime = '';
   let queue: Pending[] = [];
   let writing = false;
+  let lastStart = Number.NEGATIVE_INFINITY;
 
   const nameOf = (): string => `g-${writer}${(counter++).toString(16).padStart(16, '0')}.jsonl`;
 
   async function flush(): Promise<void> {
     writing = true;
     while (queue.length > 0) {
+      const wait = lastStart + minIntervalMs - performance.now();
+      // The commits that arrive meanwhile join this group.
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      lastStart = performance.now();
       const group = queue.slice(0, maxGroup);
       queue = queue.slice(group.length);
       const refs = group.map((p) => ({ p, ref: indexRefOf(p.commit) })).sort((a, b) => compareRefs(a.ref, b.ref));

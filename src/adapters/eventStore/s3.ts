@@ -40,6 +40,8 @@ export interface S3EventStoreOptions extends EventStoreHooks {
   concurrency?: number;
   /** Attempts at the outbox entry when the commit was written but its entry was not. @default 4 */
   entryAttempts?: number;
+  /** Least time between two outbox group entries of this store (see createGroupEntryWriter). @default 0 */
+  entryIntervalMs?: number;
   /** Segment bytes a scan keeps in memory; commits beyond are read one by one. @default 256 MiB */
   segmentCacheBytes?: number;
 }
@@ -219,7 +221,7 @@ export function createS3EventStore(options: S3EventStoreOptions): EventStore {
     async (key, body) => {
       await s3.put(k(key), body, { contentType: NDJSON });
     },
-    { onEntryWritten: options.onEntryWritten },
+    { minIntervalMs: options.entryIntervalMs, onEntryWritten: options.onEntryWritten },
   );
 
   /** The outbox entry of a stored commit, retried: the commit is there, so only S3 being down stops it. */
