@@ -102,8 +102,9 @@ export async function ensureBucket(s3: S3Client | S3Api, bucket: string): Promis
  *
  * An append is the commit, conditional on the key being absent (`If-None-Match: *`, so S3 itself
  * refuses an overwrite), then its outbox entry: one group entry per batch of appends in flight
- * together, holding copies of their commits (see createGroupEntryWriter). Under load that is about
- * one PUT per append, and the relay reads one object per group. A read is one listing of the
+ * together (or within `entryIntervalMs`), holding copies of their commits (see
+ * createGroupEntryWriter). Under load that is about one PUT per append, and the relay reads one
+ * object per group. A read is one listing of the
  * aggregate's own keys plus parallel GETs.
  */
 export function createS3EventStore(options: S3EventStoreOptions): EventStore {
