@@ -111,7 +111,7 @@ export interface GroupEntryWriter {
  * written wait, and share the next entry. One entry write is in flight at a time, so a lone append
  * waits for nothing, and under load N concurrent appends cost one PUT instead of N.
  *
- * Entries also start at least `minIntervalMs` apart. Without it a writer at a moderate rate (a few
+ * Entries also start at least `minIntervalMs` apart (0 by default). Without it a writer at a moderate rate (a few
  * hundred appends/s) writes about one entry per commit, since a PUT takes a few ms; each entry then
  * costs a PUT, a removal, a NOTIFY, a relay publication and a small batch on every later stage
  * (Kafka, projector, Elasticsearch). Spacing entries turns those into one per interval, at the

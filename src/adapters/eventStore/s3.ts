@@ -104,8 +104,7 @@ export async function ensureBucket(s3: S3Client | S3Api, bucket: string): Promis
  * refuses an overwrite), then its outbox entry: one group entry per batch of appends in flight
  * together (or within `entryIntervalMs`), holding copies of their commits (see
  * createGroupEntryWriter). Under load that is about one PUT per append, and the relay reads one
- * object per group. A read is one listing of the
- * aggregate's own keys plus parallel GETs.
+ * object per group. A read is one listing of the aggregate's own keys plus parallel GETs.
  */
 export function createS3EventStore(options: S3EventStoreOptions): EventStore {
   const { bucket, concurrency = 16, entryAttempts = 4, segmentCacheBytes = 256 * 2 ** 20 } = options;
