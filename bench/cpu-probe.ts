@@ -8,6 +8,7 @@
  * (`npm run infra:up` first); it leaves nothing behind.
  *
  *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--roles gateway,relay,projector] [--cpu-prof dir]
+ *     [--hot 200]   (instances the updates go to, Zipf-distributed: fewer means more CONFLICTs; the bench uses 5000)
  *     [--node-arg=--flag ...]   (node options of the Cairn processes, e.g. --node-arg=--max-semi-space-size=32)
  */
 import { join } from 'node:path';
@@ -36,11 +37,14 @@ const { values } = parseArgs({
     roles: { type: 'string', default: 'gateway,relay,projector' },
     'cpu-prof': { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
+    hot: { type: 'string', default: '200' },
   },
 });
 const rates = values.rates.split(',').map(Number);
 const seconds = Number(values.seconds);
+const hotCount = Number(values.hot);
 if (rates.some((r) => !(r > 0)) || !(seconds > 0)) throw new Error('--rates must be positive numbers, --seconds > 0');
+if (!Number.isInteger(hotCount) || hotCount < 1) throw new Error('--hot must be a positive integer');
 
 const engines = engineEnv();
 const ns = namespace();
@@ -90,8 +94,8 @@ try {
       durationMs: o.ms,
       ratePerSecond: o.ratePerSecond,
     });
-  await mix({ createRatio: 1, hot: [], count: 200 });
-  const hot = pool.ids.slice(0, 200);
+  await mix({ createRatio: 1, hot: [], count: hotCount });
+  const hot = pool.ids.slice(0, hotCount);
   await sleep(3_000); // the seeding's relay and projector work settles
 
   const report = (label: string, rate: number, snapshot: ReturnType<CpuMeter['snapshot']>, latencies: number[]) => {
@@ -116,7 +120,7 @@ try {
     const r = await mix({ createRatio: 0.3, hot, ratePerSecond: rate, ms: seconds * 1_000 });
     const achieved = r.measured / r.measuredSeconds;
     report(
-      `${rate}/s (achieved ${achieved.toFixed(1)}/s, ${r.conflicts} conflicts, ${r.errors} errors)`,
+      `${rate}/s (achieved ${achieved.toFixed(1)}/s, ${r.conflicts} conflicts (${(r.conflicts / r.measuredSeconds).toFixed(1)}/s), ${r.errors} errors)`,
       achieved,
       before,
       r.latencies,
