@@ -121,6 +121,12 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     const state = needsFresh
       ? await withDeadline('eventStore', timeout, () => repository.load(target), deadline)
       : cached;
+    // A stale expectedSeq on a live target read fresh is CONFLICT whatever its dependencies hold: a
+    // live aggregate's parents are live (a delete is refused while children live), so no NOT_FOUND
+    // can come first in the order of checks, and re-reading them would only delay the answer.
+    if (needsFresh && expected !== null && state.exists && state.seq !== expected) {
+      throw new ConflictError(target.aggregateId, expected, state.seq);
+    }
     const context = await loadDependencies(command, state, fresh, deadline);
     let decision: ReturnType<typeof decide>;
     try {

@@ -222,6 +222,37 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(await seqs(db)).toEqual([1, 2, 3]);
     });
 
+    it('answers a stale update of a live instance CONFLICT at its current seq, re-reading only that instance', async () => {
+      const p = ports();
+      const asked: string[] = [];
+      const counting: SequenceStore = {
+        ...p.sequenceStore,
+        get: (key) => {
+          asked.push(key);
+          return p.sequenceStore.get(key);
+        },
+      };
+      const [mine, other] = [service({ sequenceStore: counting }), service()];
+      const db = await seed(mine);
+      const instanceKey = `INSTANCE:${db}/i`;
+      // Stale in `mine`'s cache: the reservation refuses, and the answer comes from the instance read fresh.
+      await other.execute(update(db, 1, 1), meta);
+      asked.length = 0;
+      const behind = await mine.execute(update(db, 1, 2), meta).catch((e: unknown) => e);
+      expect(behind).toMatchObject({ code: 'CONFLICT', extensions: { expectedSeq: 1, actualSeq: 2 } });
+      expect(asked).toEqual([instanceKey]);
+      // Older than `mine`'s cache: refused on the cached state, confirmed on the instance read fresh.
+      await mine.execute(update(db, 2, 3), meta);
+      asked.length = 0;
+      const older = await mine.execute(update(db, 2, 4), meta).catch((e: unknown) => e);
+      expect(older).toMatchObject({ code: 'CONFLICT', extensions: { expectedSeq: 2, actualSeq: 3 } });
+      expect(asked).toEqual([instanceKey]);
+      // Deleted meanwhile: NOT_FOUND still comes before CONFLICT.
+      await other.execute({ type: 'DeleteInstance', input: { database: db, id: 'i', expectedSeq: 3 } }, meta);
+      expect(await codeOf(mine.execute(update(db, 3, 5), meta))).toBe('NOT_FOUND');
+      expect(await seqs(db)).toEqual([1, 2, 3, 4]);
+    });
+
     it('refuses a create under a database another gateway deleted since this one cached it live', async () => {
       const [mine, other] = [service(), service()];
       const db = await seed(mine); // `mine` caches the database as live
