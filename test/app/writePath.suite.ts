@@ -54,6 +54,19 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
   });
   const seqs = async (db: string) =>
     (await ports().eventStore.readAggregate({ aggregateType: 'INSTANCE', aggregateId: `${db}/i` })).map((c) => c.seq);
+  /** The ports' ledger, recording every key its `get` is asked for. */
+  const askedKeys = () => {
+    const inner = ports().sequenceStore;
+    const asked: string[] = [];
+    const ledger: SequenceStore = {
+      ...inner,
+      get: (key) => {
+        asked.push(key);
+        return inner.get(key);
+      },
+    };
+    return { ledger, asked };
+  };
   const codeOf = (p: Promise<unknown>) =>
     p.then(
       () => 'OK',
@@ -196,16 +209,8 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     });
 
     it("asks the ledger nothing about a create's own id, yet refuses an id another gateway took and re-creates a deleted one", async () => {
-      const p = ports();
-      const asked: string[] = [];
-      const counting: SequenceStore = {
-        ...p.sequenceStore,
-        get: (key) => {
-          asked.push(key);
-          return p.sequenceStore.get(key);
-        },
-      };
-      const [mine, other] = [service({ sequenceStore: counting }), service()];
+      const { ledger, asked } = askedKeys();
+      const [mine, other] = [service({ sequenceStore: ledger }), service()];
       const db = await seed(other); // `mine` has cached nothing of it
       const create = (id: string): Command => ({
         type: 'CreateInstance',
@@ -223,16 +228,8 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     });
 
     it('answers a stale update of a live instance CONFLICT at its current seq, re-reading only that instance', async () => {
-      const p = ports();
-      const asked: string[] = [];
-      const counting: SequenceStore = {
-        ...p.sequenceStore,
-        get: (key) => {
-          asked.push(key);
-          return p.sequenceStore.get(key);
-        },
-      };
-      const [mine, other] = [service({ sequenceStore: counting }), service()];
+      const { ledger, asked } = askedKeys();
+      const [mine, other] = [service({ sequenceStore: ledger }), service()];
       const db = await seed(mine);
       const instanceKey = `INSTANCE:${db}/i`;
       // Stale in `mine`'s cache: the reservation refuses, and the answer comes from the instance read fresh.
