@@ -25,17 +25,20 @@ import type { Transport, TransportMessage } from '../src/ports/transport.js';
  * published, and a chunk's entries are removed while the next chunk is published; every MAX_PAGES
  * pages the listing starts from the beginning again, where entries written behind the pages wait.
  *
- * Fast path: an entry offered by the process that writes it (AppendSignal), as soon as its commits
- * are durable, is published and removed without listing or reading the outbox. Listing stays the
- * truth: it still runs every poll interval (and on a plain wake, and until a backlog is drained), so
- * a lost or refused offer only waits. A listing that finds an entry this relay published already
- * (offered before it landed, so removed too early, or its removal failed) only removes it.
+ * Fast path: commits offered by the process that writes them (AppendSignal), as soon as they are
+ * durable, are published without listing or reading the outbox; their entry is removed once this
+ * relay has published as many of its commits as the entry's size says (an entry is offered whole,
+ * or in parts while its writer gathers it, then closed with its size). Listing stays the truth: it
+ * still runs every poll interval (and on a plain wake, and until a backlog is drained), so a lost
+ * or refused offer only waits. A listing publishes only the commits of an entry this relay has not
+ * published (an entry offered before it landed, so removed too early, or whose removal failed, or
+ * whose last part was lost), then removes it.
  */
 export interface Relay {
   start(): void;
   /** Wakes the relay now to list the outbox (something was appended). */
   wake(): void;
-  /** Hands over an outbox entry just written, to be published without listing (best effort). */
+  /** Hands over durable commits of an outbox entry (whole, a part, or its size), to be published without listing (best effort). */
   offer(entry: WrittenEntry): void;
   /** Publishes everything currently in the outbox; resolves when done (tests, shutdown). */
   drain(): Promise<void>;
@@ -52,7 +55,7 @@ const READ_AHEAD = 4;
 const MAX_PAGES = 16;
 /** Offered entries held at most; beyond, an offer is refused and the next listing finds the entry. */
 const MAX_OFFERED = 10_000;
-/** Entries published, remembered: neither a late offer nor a later listing of one publishes it again. */
+/** Entries whose publication is remembered: neither a late offer nor a later listing publishes their commits again. */
 const HANDLED_MEMORY = 10_000;
 /**
  * Offered entries are removed from the outbox in batches (one DeleteObjects per batch instead of one
@@ -63,6 +66,20 @@ const HANDLED_MEMORY = 10_000;
  */
 const REMOVAL_DELAY_MS = 500;
 const REMOVAL_BATCH = 200;
+
+/** What this relay published of one outbox entry. */
+interface EntryProgress {
+  /** Its commits published (refId). */
+  published: Set<string>;
+  /** A published ref of it: what markPublished is given to remove it. */
+  someRef?: UnpublishedRef;
+  /** How many commits it holds, once announced or listed. */
+  size?: number;
+  /** Its removal is asked for (or done by the listing that found it). */
+  removing: boolean;
+}
+
+const refId = (r: CommitRef): string => `${aggregateKey(r)}@${r.seq}`;
 
 export interface RelayCheckpoint {
   publishedTotal: number;
@@ -108,7 +125,7 @@ export function createRelay(deps: {
   let checkpointSaving: Promise<void> = Promise.resolve();
   /** Offered entries not yet published, in the order offered (entry key → its refs). */
   const offered = new Map<string, UnpublishedRef[]>();
-  const handledEntries = new Lru<string, true>(HANDLED_MEMORY);
+  const progress = new Lru<string, EntryProgress>(HANDLED_MEMORY);
   let listWanted = true;
   let lastListAt = 0;
   /** Published offered entries not yet removed from the outbox, and the removal under way. */
@@ -163,6 +180,25 @@ export function createRelay(deps: {
     }
     metrics?.relayBacklog.set(offered.size);
     return publishEntries(entries, 'offer');
+  }
+
+  const isPublished = (r: UnpublishedRef): boolean => progress.get(r.entry)?.published.has(refId(r)) === true;
+
+  function progressOf(entry: string): EntryProgress {
+    let p = progress.get(entry);
+    if (!p) {
+      p = { published: new Set(), removing: false };
+      progress.set(entry, p);
+    }
+    return p;
+  }
+
+  /** Removes an offered entry once this relay published every commit it holds (its size is known). */
+  function removeWhenComplete(entry: string): void {
+    const p = progress.get(entry);
+    if (!p?.someRef || p.removing || p.size === undefined || p.published.size < p.size) return;
+    p.removing = true;
+    removeLater([p.someRef]);
   }
 
   /** Removes the published offered entries from the outbox now (after any removal under way). */
@@ -227,8 +263,8 @@ export function createRelay(deps: {
 
   /** The commits of a chunk's entries, per entry: carried by a group entry, or read by key for a marker. */
   async function readChunk(entries: UnpublishedRef[][]): Promise<(Commit | null)[][]> {
-    // A marker of an entry this relay published already is only removed (publishChunk): not read.
-    const toRead = entries.flat().filter((r) => !r.commit && !handledEntries.has(r.entry));
+    // A marker of a commit this relay published already is only removed (publishChunk): not read.
+    const toRead = entries.flat().filter((r) => !r.commit && !isPublished(r));
     const read = toRead.length > 0 ? await eventStore.readCommits(toRead) : [];
     const byRef = new Map(toRead.map((r, i) => [r, read[i] ?? null]));
     return entries.map((refs) => refs.map((r) => r.commit ?? byRef.get(r) ?? null));
@@ -250,18 +286,21 @@ export function createRelay(deps: {
     const published: Commit[] = [];
     /** Listed entries this relay published already (removed before they landed, or whose removal failed): only removed. */
     const handledBefore: UnpublishedRef[] = [];
-    entries.forEach((refs, i) => {
-      if (via === 'listing' && handledEntries.has(refs[0]!.entry)) {
-        handledBefore.push(...refs);
+    entries.forEach((all, i) => {
+      // Only what this relay has not published (an entry offered in parts, then listed, holds both).
+      const fresh = all.flatMap((r, j) => (isPublished(r) ? [] : [j]));
+      if (fresh.length === 0) {
+        if (via === 'listing') handledBefore.push(...all);
         return;
       }
+      const refs = fresh.length === all.length ? all : fresh.map((j) => all[j]!);
       const keys = refs.map(aggregateKey);
       // Keep per-aggregate order behind a commit not yet readable; an entry goes whole or waits whole.
       if (keys.some((key) => blocked.has(key))) {
         for (const key of keys) blocked.add(key);
         return;
       }
-      const found = commits[i]!;
+      const found = fresh.length === all.length ? commits[i]! : fresh.map((j) => commits[i]![j]!);
       const missing = refs.filter((_, j) => !found[j]);
       if (missing.length > 0) {
         // Only a marker names a commit that may not have landed (a group entry carries its commits).
@@ -288,14 +327,26 @@ export function createRelay(deps: {
     }
     if (unsegmented.length === 0) unsegmentedSince = Date.now();
     unsegmented.push(...published);
-    // Handled here, so not again from an offer (one that arrives later included). An entry held
-    // back (its commit not readable yet) stays offerable: its offer carries the commit.
+    // Remembered, so not published again from an offer (one that arrives later included) or a
+    // listing. An entry held back (its commit not readable yet) stays offerable: its offer carries the commit.
     for (const ref of [...ready, ...dropped]) {
-      offered.delete(ref.entry);
-      handledEntries.set(ref.entry, true);
+      const p = progressOf(ref.entry);
+      p.published.add(refId(ref));
+      p.someRef ??= ref;
     }
-    // Offered entries come one or two at a time: removed in batches. A listing's chunk is one already.
-    if (via === 'offer') removeLater([...ready, ...dropped]);
+    if (via === 'listing') {
+      // A listed entry is whole: what an offer still holds of it was just published, and the listing removes it.
+      for (const refs of entries) {
+        if (!refs.every((r) => isPublished(r))) continue;
+        offered.delete(refs[0]!.entry);
+        const p = progressOf(refs[0]!.entry);
+        p.size = refs.length;
+        p.removing = true;
+      }
+    } else {
+      // Offered entries come one or two at a time: removed in batches. A listing's chunk is one already.
+      for (const entry of new Set([...ready, ...dropped].map((r) => r.entry))) removeWhenComplete(entry);
+    }
     const entriesPublished = new Set(ready.map((r) => r.entry)).size;
     if (entriesPublished > 0) metrics?.relayEntries.inc({ via }, entriesPublished);
     if (dropped.length)
@@ -417,10 +468,17 @@ export function createRelay(deps: {
       woken = true;
       wakeUp?.();
     },
-    offer(entry) {
-      if (handledEntries.has(entry.entry) || offered.has(entry.entry)) return;
-      if (offered.size >= MAX_OFFERED) listWanted = true;
-      else offered.set(entry.entry, refsOfEntry(entry.entry, entry.commits));
+    offer({ entry, commits, size }) {
+      if (size !== undefined) progressOf(entry).size = size;
+      const fresh = refsOfEntry(entry, commits).filter((r) => !isPublished(r));
+      const queued = offered.get(entry);
+      if (queued) {
+        // A part of an entry whose earlier parts wait: published with them (a repeat only once).
+        const known = new Set(queued.map(refId));
+        queued.push(...fresh.filter((r) => !known.has(refId(r))));
+      } else if (fresh.length === 0) removeWhenComplete(entry);
+      else if (offered.size >= MAX_OFFERED) listWanted = true;
+      else offered.set(entry, fresh);
       woken = true;
       wakeUp?.();
     },

@@ -21,23 +21,34 @@ export interface UnpublishedRef extends IndexRef {
   commit?: Commit;
 }
 
-/** An outbox entry whose commits are durable, with those commits: what listUnpublished lists once the entry is. */
+/**
+ * Durable commits of an outbox entry, announced before the entry is listed (see
+ * EventStoreHooks.onEntryWritten): the whole entry, or a part of one still being gathered.
+ */
 export interface WrittenEntry {
   /** The entry's key, as listUnpublished gives it in `UnpublishedRef.entry`. */
   entry: string;
+  /** Commits the entry holds (all of them, or this part's; none when the announcement only closes it). */
   commits: Commit[];
+  /**
+   * How many commits the entry holds, once that is known: the commits of all its announcements add up
+   * to it, so a relay that published them all may remove the entry. Absent while the entry is open:
+   * more parts may come, and removing it would lose them.
+   */
+  size?: number;
 }
 
 /** What every adapter can be told at creation. */
 export interface EventStoreHooks {
   /**
-   * Called once per outbox entry an append writes, once the commits it holds are durable and its key
-   * is chosen, and before the appends it holds resolve, so a relay can publish them without listing
-   * the outbox (see AppendSignal). The entry itself may still be in flight (a group entry is announced
-   * as its write starts, which takes its write off the way to subscribers): a relay removing it at
-   * once may miss it, and finds it on a later listing. An entry whose write fails is not retried
-   * under its key (its commits go into a later entry, announced again). Must neither throw nor block;
-   * a lost call only costs the relay one listing.
+   * Called as commits become durable, with the key of the outbox entry that holds (or will hold)
+   * them, before their appends' `indexed` resolves, so a relay can publish them without listing the
+   * outbox (see AppendSignal). An entry is announced whole (`size` set), or in parts while it is
+   * being gathered (a group entry: each part as its commits are stored, then its size as its write
+   * starts). The entry itself may still be unwritten: a relay removing it at once may miss it, and
+   * finds it on a later listing. An entry whose write fails is not retried under its key (its
+   * commits go into a later entry, announced again). Must neither throw nor block; a lost call only
+   * costs the relay one listing.
    */
   onEntryWritten?: (entry: WrittenEntry) => void;
 }

@@ -78,7 +78,7 @@ describe('group entry writer', () => {
     return { puts, put };
   };
 
-  it('announces an entry as its write starts (its commits are durable), and resolves its appends once it is', async () => {
+  it('announces a lone commit with its entry as the write starts, and resolves its append once the entry is durable', async () => {
     const { puts, put } = heldPut();
     const announced: WrittenEntry[] = [];
     const writer = createGroupEntryWriter(put, { onEntryWritten: (e) => announced.push(e) });
@@ -88,27 +88,35 @@ describe('group entry writer', () => {
       resolved = true;
     });
     await new Promise((r) => setImmediate(r));
-    expect(announced).toEqual([{ entry: puts[0]!.key, commits: [first] }]);
+    expect(announced).toEqual([{ entry: puts[0]!.key, commits: [first], size: 1 }]);
     expect(resolved).toBe(false);
 
-    // Appends arriving meanwhile share the next entry, announced when its write starts.
+    // Appends arriving meanwhile share the next entry: announced at once as a part of it (the
+    // commits stored in one turn together), then its size as its write starts.
     const later = [makeCommit('INSTANCE', 'db/b', 1), makeCommit('INSTANCE', 'db/c', 1)];
     const more = later.map((c) => writer.add(c, serializeCommit(c)));
+    await new Promise((r) => setImmediate(r));
+    expect(puts).toHaveLength(1);
+    const next = announced[1]!.entry;
+    expect(announced.slice(1)).toEqual([{ entry: next, commits: later }]);
     puts[0]!.release();
     await added;
     await new Promise((r) => setImmediate(r));
     expect(puts).toHaveLength(2);
-    expect(announced[1]).toEqual({ entry: puts[1]!.key, commits: later });
+    expect(puts[1]!.key).toBe(next);
+    expect(announced[2]).toEqual({ entry: next, commits: [], size: 2 });
     expect(parseGroupEntry(puts[1]!.key, puts[1]!.body)).toEqual(later);
     puts[1]!.release();
     await Promise.all(more);
+    expect(announced).toHaveLength(3);
   });
 
-  it('starts entries at least minIntervalMs apart: the commits stored meanwhile share the next one', async () => {
+  it('starts entries at least minIntervalMs apart: the commits stored meanwhile share the next one, each announced at once', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] });
     try {
       const { puts, put } = heldPut();
-      const writer = createGroupEntryWriter(put, { minIntervalMs: 10 });
+      const announced: WrittenEntry[] = [];
+      const writer = createGroupEntryWriter(put, { minIntervalMs: 10, onEntryWritten: (e) => announced.push(e) });
       const add = (c: Commit) => writer.add(c, serializeCommit(c));
       const tick = () => new Promise((r) => setImmediate(r));
       const [a, b, c, d] = ['db/a', 'db/b', 'db/c', 'db/d'].map((id) => makeCommit('INSTANCE', id, 1)) as [
@@ -124,13 +132,20 @@ describe('group entry writer', () => {
       await first;
 
       // Written 0 ms after the first started: waits out the interval, joined by what comes meanwhile.
+      // The relay is told of each commit at once, not after the interval.
       const more = [add(b)];
+      await tick();
+      const entry = announced[1]!.entry;
+      expect(announced.slice(1)).toEqual([{ entry, commits: [b] }]);
       await vi.advanceTimersByTimeAsync(9);
       more.push(add(c));
       await tick();
       expect(puts).toHaveLength(1);
+      expect(announced.slice(2)).toEqual([{ entry, commits: [c] }]);
       await vi.advanceTimersByTimeAsync(1);
       expect(puts).toHaveLength(2);
+      expect(puts[1]!.key).toBe(entry);
+      expect(announced.slice(3)).toEqual([{ entry, commits: [], size: 2 }]);
       expect(parseGroupEntry(puts[1]!.key, puts[1]!.body)).toEqual([b, c]);
       puts[1]!.release();
       await Promise.all(more);
@@ -140,6 +155,7 @@ describe('group entry writer', () => {
       const last = add(d);
       await tick();
       expect(puts).toHaveLength(3);
+      expect(announced.slice(4)).toEqual([{ entry: puts[2]!.key, commits: [d], size: 1 }]);
       puts[2]!.release();
       await last;
     } finally {

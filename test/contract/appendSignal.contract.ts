@@ -39,6 +39,9 @@ export function describeAppendSignalContract(name: string, factory: AppendSignal
 
     it('hands over each entry, equal to what was written, in the order notified', async () => {
       const entries = Array.from({ length: 12 }, (_, i) => entryOf(`db/s${i % 3}`, 1 + Math.floor(i / 3)));
+      // Whole entries (with their size), parts of an open one (without), and one's closing (its size only).
+      for (const [i, e] of entries.entries()) if (i % 2 === 0) e.size = e.commits.length;
+      entries.push({ entry: entries[1]!.entry, commits: [], size: 1 });
       for (const e of entries) ends.sender.notify(e);
       await receivedCount(entries.length);
       expect(received).toEqual(entries);
@@ -57,14 +60,24 @@ export function describeAppendSignalContract(name: string, factory: AppendSignal
       await receivedCount(1);
       expect(received[0] === undefined || received[0] === big).toBe(true);
       if (!ends.sendRaw) return;
+      // Beside a commit that fits: that one is carried, with the entry's size, and the big one left to a listing.
+      const small = entryOf('db/small', 1).commits[0]!;
+      ends.sender.notify({ entry: big.entry, commits: [small, big.commits[0]!], size: 2 });
+      await receivedCount(4);
+      const parts = received.slice(1, 4);
+      expect(parts.flatMap((e) => e?.commits ?? [])).toEqual([small]);
+      expect(parts.map((e) => e?.size).filter((n) => n !== undefined)).toEqual([2]);
+      expect(parts.filter((e) => e === undefined)).toHaveLength(1);
+      received.splice(1);
       for (const raw of [
         'not json',
         '{"entry":"elsewhere/x","commits":["{}"]}',
         '{"entry":"indexes/by-date/x","commits":["{"]}',
+        '{"entry":"indexes/by-date/x","commits":[]}',
       ])
         await ends.sendRaw(raw);
-      await receivedCount(4);
-      expect(received.slice(1)).toEqual([undefined, undefined, undefined]);
+      await receivedCount(5);
+      expect(received.slice(1)).toEqual([undefined, undefined, undefined, undefined]);
     });
   });
 }

@@ -6,6 +6,7 @@ import {
   type CommitRef,
   type EventStore,
   type EventStoreHooks,
+  type IndexRef,
   indexRefOf,
   plainIndexRef,
   type UnpublishedRef,
@@ -283,7 +284,7 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
       expect(await store.listUnpublished(1000)).toEqual([]);
     });
 
-    it('announces each outbox entry it writes, as it will be listed, before the appends it holds resolve', async () => {
+    it('announces the commits of each outbox entry it writes, and their number, as it will be listed, before the appends it holds resolve', async () => {
       const written: WrittenEntry[] = [];
       const announced = await factory({ onEntryWritten: (e) => written.push(e) });
       try {
@@ -301,19 +302,26 @@ export function describeEventStoreContract(name: string, factory: EventStoreFact
           );
         }
         const listed = await announced.store.listUnpublished(1000);
-        const byEntry = new Map<string, Commit[]>();
-        for (const r of listed)
-          byEntry.set(r.entry, [...(byEntry.get(r.entry) ?? []), ...(r.commit ? [r.commit] : [])]);
-        expect(new Set(written.map((e) => e.entry))).toEqual(new Set(byEntry.keys()));
+        // An entry is announced whole, or in parts and then its size: together, what a listing gives.
+        const byEntry = new Map<string, { commits: Commit[]; size?: number }>();
         for (const e of written) {
-          expect(listed.filter((r) => r.entry === e.entry).map(plainIndexRef)).toEqual(e.commits.map(indexRefOf));
-          expect(e.commits).toEqual(
-            e.commits.map((c) => commits.find((x) => x.aggregateId === c.aggregateId && x.seq === c.seq)),
-          );
+          const seen = byEntry.get(e.entry) ?? { commits: [] };
+          seen.commits.push(...e.commits);
+          if (e.size !== undefined) seen.size = e.size;
+          byEntry.set(e.entry, seen);
+        }
+        expect(new Set(byEntry.keys())).toEqual(new Set(listed.map((r) => r.entry)));
+        const order = (refs: IndexRef[]) => refs.map((r) => `${r.aggregateId}@${r.seq}`).sort();
+        for (const [entry, seen] of byEntry) {
+          const refs = listed.filter((r) => r.entry === entry);
+          expect(order(seen.commits.map(indexRefOf))).toEqual(order(refs));
+          expect(seen.size).toBe(refs.length);
+          for (const c of seen.commits)
+            expect(c).toEqual(commits.find((x) => x.aggregateId === c.aggregateId && x.seq === c.seq));
         }
         expect(written.flatMap((e) => e.commits)).toHaveLength(commits.length);
         // Removing the announced entries empties the outbox.
-        await announced.store.markPublished(written.flatMap((e) => listed.filter((r) => r.entry === e.entry)));
+        await announced.store.markPublished(listed.filter((r) => byEntry.has(r.entry)));
         expect(await announced.store.listUnpublished(1000)).toEqual([]);
       } finally {
         await announced.cleanup();

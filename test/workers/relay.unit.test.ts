@@ -2,11 +2,18 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createGroupEntryWriter } from '../../src/adapters/eventStore/commitCopies.js';
 import { createLocalEventStore } from '../../src/adapters/eventStore/local.js';
 import { createInProcessTransport } from '../../src/adapters/transport/inProcess.js';
-import { parseEnvelope } from '../../src/core/envelope.js';
+import { type Commit, parseEnvelope, serializeCommit } from '../../src/core/envelope.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { type EventStore, indexRefOf, unpublishedKey, type WrittenEntry } from '../../src/ports/eventStore.js';
+import {
+  type EventStore,
+  indexRefOf,
+  plainIndexRef,
+  unpublishedKey,
+  type WrittenEntry,
+} from '../../src/ports/eventStore.js';
 import type { Transport } from '../../src/ports/transport.js';
 import { createRelay, type Relay } from '../../workers/relay.js';
 import { makeCommit } from '../contract/eventStore.contract.js';
@@ -117,7 +124,7 @@ describe('relay fast path (offered entries)', () => {
     await until(() => counted.listings() === 1);
     const commit = makeCommit('INSTANCE', 'db/early', 1);
     // Offered as its write starts (the commit is durable, the entry not yet).
-    relay.offer({ entry: unpublishedKey(indexRefOf(commit)), commits: [commit] });
+    relay.offer({ entry: unpublishedKey(indexRefOf(commit)), commits: [commit], size: 1 });
     await until(() => published.length === commit.envelopes.length);
     await until(() => counted.removals() === 1); // removing the entry that is not there yet: nothing removed
     await store.append(commit); // the entry lands after its removal
@@ -218,6 +225,89 @@ describe('relay fast path (offered entries)', () => {
     relay.wake();
     await until(() => counted.listings() >= 2);
     await until(() => published.length > 0);
+  });
+
+  describe('an entry offered in parts (a group entry gathered over an interval)', () => {
+    /** A group entry writer into the store's directory, as the S3 store writes one; `offer` decides which announcements reach the relay. */
+    const groupWriter = (offer: (e: WrittenEntry) => boolean) => {
+      const announced: WrittenEntry[] = [];
+      const writer = createGroupEntryWriter(
+        async (key, body) => {
+          await mkdir(dirname(join(dir, key)), { recursive: true });
+          await writeFile(join(dir, key), body);
+        },
+        {
+          minIntervalMs: 300,
+          onEntryWritten: (e) => {
+            announced.push(e);
+            if (offer(e)) relay.offer(e);
+          },
+        },
+      );
+      const add = (c: Commit) => writer.add(c, serializeCommit(c));
+      return { announced, add };
+    };
+    const seqsOf = (key: string) => published.filter((p) => p.key === key).map((p) => p.seq);
+
+    it('publishes each part as it comes, and removes the entry once its size is announced and all its commits published', async () => {
+      startRelay(60_000);
+      await until(() => counted.listings() === 1);
+      const { announced, add } = groupWriter(() => true);
+      const [first, a, b] = ['db/g0', 'db/g1', 'db/g2'].map((id) => makeCommit('INSTANCE', id, 1)) as [
+        Commit,
+        Commit,
+        Commit,
+      ];
+      await add(first); // written at once; the next entry waits out the interval
+      const indexed = [add(a)];
+      await until(() => seqsOf('INSTANCE:db/g1').length === a.envelopes.length);
+      indexed.push(add(b));
+      await until(() => seqsOf('INSTANCE:db/g2').length === b.envelopes.length);
+      const entry = announced[1]!.entry;
+      // Both published while their entry was still being gathered: not written, so not removable yet.
+      expect(announced.slice(1)).toEqual([
+        { entry, commits: [a] },
+        { entry, commits: [b] },
+      ]);
+      expect((await store.listUnpublished(10)).map((r) => r.entry)).not.toContain(entry);
+
+      await Promise.all(indexed); // the entry's write announced its size (2), then landed
+      expect(announced[3]).toEqual({ entry, commits: [], size: 2 });
+      await until(async () => (await store.listUnpublished(10)).length === 0);
+      expect(counted.listings()).toBe(1);
+      expect(published.map((p) => p.key)).toEqual(
+        [first, a, b].flatMap((c) => c.envelopes.map(() => `INSTANCE:${c.aggregateId}`)),
+      );
+    });
+
+    it('keeps an entry whose part was lost, and its next listing publishes only the commit never offered', async () => {
+      startRelay(60_000);
+      await until(() => counted.listings() === 1);
+      const { announced, add } = groupWriter((e) => !e.commits.some((c) => c.aggregateId === 'db/lost'));
+      const [first, a, lost] = ['db/h0', 'db/h1', 'db/lost'].map((id) => makeCommit('INSTANCE', id, 1)) as [
+        Commit,
+        Commit,
+        Commit,
+      ];
+      await add(first);
+      const indexed = [add(a)];
+      await until(() => seqsOf('INSTANCE:db/h1').length === a.envelopes.length);
+      indexed.push(add(lost));
+      await Promise.all(indexed);
+      expect(announced.at(-1)).toMatchObject({ commits: [], size: 2 });
+      // Its size says 2, this relay published 1: it must not remove the entry.
+      await new Promise((r) => setTimeout(r, 700));
+      const listed = await store.listUnpublished(10);
+      expect(listed.filter((r) => r.entry === announced.at(-1)!.entry).map(plainIndexRef)).toEqual(
+        [a, lost].map(indexRefOf),
+      );
+      expect(seqsOf('INSTANCE:db/lost')).toEqual([]);
+
+      relay.wake();
+      await until(async () => (await store.listUnpublished(10)).length === 0);
+      expect(seqsOf('INSTANCE:db/lost')).toEqual(lost.envelopes.map((e) => e.seq));
+      expect(seqsOf('INSTANCE:db/h1')).toEqual(a.envelopes.map((e) => e.seq)); // not again
+    });
   });
 });
 

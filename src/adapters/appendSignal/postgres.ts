@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { parseCommit, serializeCommit } from '../../core/envelope.js';
+import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
 import type { AppendSignal } from '../../ports/appendSignal.js';
 import { UNPUBLISHED_PREFIX, type WrittenEntry } from '../../ports/eventStore.js';
 import { batchWhileBusy } from '../postgres/batchWhileBusy.js';
@@ -12,7 +12,8 @@ const MAX_PAYLOADS_PER_STATEMENT = 1_000;
 
 /**
  * PostgreSQL LISTEN/NOTIFY. A signal with an entry is sent at once, carrying the entry's commits
- * when they fit in a payload (otherwise it is a plain signal), in the order notified. Plain signals
+ * (in one payload, or one per commit when they do not fit in one; a commit too large for a payload
+ * is left to a plain signal), in the order notified. Plain signals
  * are coalesced: at most one NOTIFY per `coalesceMs` per process. Either way `notify` does not wait
  * for PostgreSQL, so it never adds to a mutation's latency.
  */
@@ -39,19 +40,24 @@ export function createPostgresAppendSignal(options: {
   const send = (payload: string) => {
     notifyBatch(payload).catch(() => undefined);
   };
+  const signalListing = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => {
+      scheduled = false;
+      send('');
+    }, coalesceMs);
+  };
   return {
     notify(entry) {
-      const payload = entry ? encodeEntry(entry) : '';
-      if (payload !== '') {
-        send(payload);
+      if (!entry) {
+        signalListing();
         return;
       }
-      if (scheduled) return;
-      scheduled = true;
-      setTimeout(() => {
-        scheduled = false;
-        send('');
-      }, coalesceMs);
+      const { payloads, complete } = payloadsOf(entry);
+      for (const payload of payloads) send(payload);
+      // A commit too large for a payload: the relay finds it by listing the outbox.
+      if (!complete) signalListing();
     },
     async listen(listener) {
       let client: pg.PoolClient | null = null;
@@ -90,10 +96,25 @@ export function createPostgresAppendSignal(options: {
   };
 }
 
-/** The entry as a payload (each commit in its stored form), or '' when it does not fit. */
-function encodeEntry(entry: WrittenEntry): string {
-  const payload = JSON.stringify({ entry: entry.entry, commits: entry.commits.map(serializeCommit) });
-  return Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES ? payload : '';
+const encode = (entry: string, commits: Commit[], size: number | undefined): string =>
+  JSON.stringify({ entry, commits: commits.map(serializeCommit), ...(size === undefined ? {} : { size }) });
+const fits = (payload: string): boolean => Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES;
+
+/**
+ * The entry as payloads (each commit in its stored form): one when it fits, else one per commit
+ * (the size on the last), leaving out a commit too large for a payload (`complete` false). A size
+ * sent without all the commits is still right: the relay removes the entry only once it published
+ * as many commits as the size says.
+ */
+function payloadsOf({ entry, commits, size }: WrittenEntry): { payloads: string[]; complete: boolean } {
+  const whole = encode(entry, commits, size);
+  if (fits(whole)) return { payloads: [whole], complete: true };
+  const payloads = commits.map((c, i) => encode(entry, [c], i === commits.length - 1 ? size : undefined));
+  const fitting = payloads.filter(fits);
+  const complete = fitting.length === payloads.length;
+  // The size rode on the last commit: when that one was left out, it travels alone.
+  if (!complete && size !== undefined && !fits(payloads[payloads.length - 1]!)) fitting.push(encode(entry, [], size));
+  return { payloads: fitting, complete };
 }
 
 /**
@@ -103,12 +124,15 @@ function encodeEntry(entry: WrittenEntry): string {
 function decodeEntry(payload: string | undefined): WrittenEntry | undefined {
   if (!payload) return undefined;
   try {
-    const body = JSON.parse(payload) as { entry?: unknown; commits?: unknown };
-    const { entry, commits } = body;
+    const body = JSON.parse(payload) as { entry?: unknown; commits?: unknown; size?: unknown };
+    const { entry, commits, size } = body;
     if (typeof entry !== 'string' || !entry.startsWith(UNPUBLISHED_PREFIX)) return undefined;
-    if (!Array.isArray(commits) || commits.length === 0 || !commits.every((c) => typeof c === 'string'))
-      return undefined;
-    return { entry, commits: commits.map((c: string) => parseCommit(c)) };
+    if (!Array.isArray(commits) || !commits.every((c) => typeof c === 'string')) return undefined;
+    const sized = typeof size === 'number' && Number.isSafeInteger(size) && size > 0;
+    // Nothing to publish and nothing to close: not Cairn's.
+    if (commits.length === 0 && !sized) return undefined;
+    const parsed = commits.map((c: string) => parseCommit(c));
+    return sized ? { entry, commits: parsed, size } : { entry, commits: parsed };
   } catch {
     return undefined;
   }

@@ -101,6 +101,14 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** An outbox entry being gathered: its key is chosen when its first commit joins, so it can be announced at once. */
+interface OpenEntry {
+  key: string;
+  pending: Pending[];
+  /** Its commits not announced yet (they are announced after the I/O that stored them, or as the entry's write starts). */
+  unannounced: Commit[];
+}
+
 export interface GroupEntryWriter {
   /** Resolves once an outbox entry holding this commit (already stored at its key) is durable. */
   add(commit: Commit, text: string): Promise<void>;
@@ -111,14 +119,15 @@ export interface GroupEntryWriter {
  * written wait, and share the next entry. One entry write is in flight at a time, so a lone append
  * waits for nothing, and under load N concurrent appends cost one PUT instead of N.
  *
- * Entries also start at least `minIntervalMs` apart (0 by default). Without it a writer at a moderate rate (a few
- * hundred appends/s) writes about one entry per commit, since a PUT takes a few ms; each entry then
- * costs a PUT, a removal, a NOTIFY, a relay publication and a small batch on every later stage
- * (Kafka, projector, Elasticsearch). Spacing entries turns those into one per interval, at the
- * cost of up to `minIntervalMs` before a commit's entry starts (and so before the relay is told of
- * it). An append after a quiet interval still waits for nothing.
+ * Entries also start at least `minIntervalMs` apart (0 by default): at a few hundred appends/s a PUT
+ * takes a few ms, so without it an entry holds one or two commits, and each entry costs a PUT, a
+ * NOTIFY and a removal. The interval does not delay the relay: a commit is announced as soon as it
+ * is stored (EventStoreHooks.onEntryWritten: the commits stored in one turn of the event loop make
+ * one announcement, a part of their entry, which is open), and the entry's write, when it starts,
+ * announces how many commits it holds. It delays only the appends' `indexed` (the ledger's
+ * confirmation). An append after a quiet interval waits for nothing, and is announced once, whole.
  *
- * An entry is keyed at its earliest commit's recordedAt, but never before the previous entry of this
+ * An entry is keyed at its first commit's recordedAt, but never before the previous entry of this
  * writer: the relay lists in key order, so one writer's entries are published in the order written,
  * which keeps each aggregate's commits in seq order (a later commit of an aggregate can only reach
  * this step after the earlier one did).
@@ -127,40 +136,57 @@ export function createGroupEntryWriter(
   put: (key: string, body: string) => Promise<void>,
   options: { maxGroup?: number; minIntervalMs?: number } & EventStoreHooks = {},
 ): GroupEntryWriter {
-  const { maxGroup = 500, minIntervalMs = 0, onEntryWritten } = options;
+  const { maxGroup = 500, minIntervalMs = 0 } = options;
   const writer = randomBytes(4).toString('hex');
   let counter = 0;
   let lastKeyTime = '';
-  let queue: Pending[] = [];
+  /** Entries not written yet, oldest first; a commit joins the last one while it has room. */
+  const entries: OpenEntry[] = [];
   let writing = false;
+  let announcing = false;
   let lastStart = Number.NEGATIVE_INFINITY;
 
-  const nameOf = (): string => `g-${writer}${(counter++).toString(16).padStart(16, '0')}.jsonl`;
+  const open = (first: Commit): OpenEntry => {
+    const earliest = indexRefOf(first).recordedAt;
+    const keyTime = earliest > lastKeyTime ? earliest : lastKeyTime;
+    lastKeyTime = keyTime;
+    const name = `g-${writer}${(counter++).toString(16).padStart(16, '0')}.jsonl`;
+    return { key: groupEntryKey(keyTime, name), pending: [], unannounced: [] };
+  };
+
+  /** Announces the commits stored since the last announcement, as parts of their entries (still open). */
+  const announceParts = (): void => {
+    announcing = false;
+    for (const entry of entries) {
+      if (entry.unannounced.length === 0) continue;
+      announceEntry(options, { entry: entry.key, commits: entry.unannounced });
+      entry.unannounced = [];
+    }
+  };
 
   async function flush(): Promise<void> {
     writing = true;
-    while (queue.length > 0) {
+    while (entries.length > 0) {
       const wait = lastStart + minIntervalMs - performance.now();
-      // The commits that arrive meanwhile join this group.
+      // The commits that arrive meanwhile join this entry.
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       lastStart = performance.now();
-      const group = queue.slice(0, maxGroup);
-      queue = queue.slice(group.length);
-      const refs = group.map((p) => ({ p, ref: indexRefOf(p.commit) })).sort((a, b) => compareRefs(a.ref, b.ref));
-      const earliest = refs[0]!.ref.recordedAt;
-      const keyTime = earliest > lastKeyTime ? earliest : lastKeyTime;
-      lastKeyTime = keyTime;
-      const key = groupEntryKey(keyTime, nameOf());
+      const entry = entries.shift()!;
+      const refs = entry.pending
+        .map((p) => ({ p, ref: indexRefOf(p.commit) }))
+        .sort((a, b) => compareRefs(a.ref, b.ref));
       const body = refs.map(({ p }) => copyLine(p.commit, p.text)).join('');
-      // Its commits are durable already: the relay may publish them while the entry is written.
-      announceEntry({ onEntryWritten }, { entry: key, commits: refs.map(({ p }) => p.commit) });
+      // Closed: its last commits (durable already) and its size, so a relay that published them all
+      // may remove it, while it is written.
+      announceEntry(options, { entry: entry.key, commits: entry.unannounced, size: entry.pending.length });
+      entry.unannounced = [];
       try {
-        await put(key, body);
+        await put(entry.key, body);
       } catch (e) {
-        for (const p of group) p.reject(e);
+        for (const p of entry.pending) p.reject(e);
         continue;
       }
-      for (const p of group) p.resolve();
+      for (const p of entry.pending) p.resolve();
     }
     writing = false;
   }
@@ -168,8 +194,19 @@ export function createGroupEntryWriter(
   return {
     add(commit, text) {
       return new Promise<void>((resolve, reject) => {
-        queue.push({ commit, text, resolve, reject });
+        let entry = entries[entries.length - 1];
+        if (!entry || entry.pending.length >= maxGroup) {
+          entry = open(commit);
+          entries.push(entry);
+        }
+        entry.pending.push({ commit, text, resolve, reject });
+        entry.unannounced.push(commit);
         if (!writing) void flush();
+        // Unless the write just started (it announced the commit), after the I/O callbacks of this turn.
+        if (entry.unannounced.length > 0 && !announcing) {
+          announcing = true;
+          setImmediate(announceParts);
+        }
       });
     },
   };

@@ -308,7 +308,7 @@ export function createLocalEventStore(options: LocalEventStoreOptions): EventSto
       } catch (e) {
         throw translate(e);
       }
-      announceEntry(options, { entry: unpublishedKey(indexRefOf(commit)), commits: [commit] });
+      announceEntry(options, { entry: unpublishedKey(indexRefOf(commit)), commits: [commit], size: 1 });
     },
 
     async readAggregate(ref, afterSeq = 0, limit = Number.POSITIVE_INFINITY) {
