@@ -60,6 +60,14 @@ export function engineEnv(): Record<string, string> {
 /** Fresh names for one run: nothing is shared with another run, test or user. */
 export const namespace = (): Namespace => newNamespace('bench');
 
+/** `--env NAME=value` options (repeatable) as settings of the Cairn processes under test, e.g. PROJECTOR_CONCURRENCY. */
+export function settingsOf(pairs: string[] | undefined): Record<string, string> {
+  const split = (pairs ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2) as [string, string]);
+  const bad = split.find(([name, value]) => !name || value === undefined);
+  if (bad) throw new Error(`--env wants NAME=value, got ${bad.join('')}`);
+  return Object.fromEntries(split);
+}
+
 /** The inherited environment minus anything that configures Cairn. */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};

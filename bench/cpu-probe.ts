@@ -10,12 +10,13 @@
  *   npx tsx bench/cpu-probe.ts [--rates 10,30] [--seconds 10] [--roles gateway,relay,projector] [--cpu-prof dir]
  *     [--hot 200]   (instances the updates go to, Zipf-distributed: fewer means more CONFLICTs; the bench uses 5000)
  *     [--node-arg=--flag ...]   (node options of the Cairn processes, e.g. --node-arg=--max-semi-space-size=32)
+ *     [--env NAME=value ...]    (settings of the Cairn processes, e.g. --env S3_OUTBOX_ENTRY_INTERVAL_MS=10)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { dropNamespace } from '../test/support/namespace.js';
-import { CairnProcess, engineEnv, namespace, sleep } from './cluster.js';
+import { CairnProcess, engineEnv, namespace, settingsOf, sleep } from './cluster.js';
 import { GqlClient } from './http.js';
 import { CpuMeter, cpuParams } from './procstat.js';
 import { percentile } from './stats.js';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
     hot: { type: 'string', default: '200' },
+    env: { type: 'string', multiple: true },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -48,7 +50,15 @@ if (!Number.isInteger(hotCount) || hotCount < 1) throw new Error('--hot must be 
 
 const engines = engineEnv();
 const ns = namespace();
-const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...engines, ...ns, CAIRN_PROFILE: 'production' };
+const env = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  ...engines,
+  ...ns,
+  CAIRN_PROFILE: 'production',
+  ...settingsOf(values.env),
+};
 const profDir = values['cpu-prof'];
 const roles = values.roles.split(',');
 if (!roles.includes('gateway') || roles.some((r) => !['gateway', 'relay', 'projector'].includes(r)))

@@ -33,7 +33,7 @@ import { parseArgs } from 'node:util';
 import type { Commit } from '../src/core/envelope.js';
 import { dropNamespace, type EngineEndpoints, namespaceOf } from '../test/support/namespace.js';
 import { elasticsearchQueryBaselines } from './baselines.js';
-import { CairnProcess, engineEnv, pollUntil, runCli } from './cluster.js';
+import { CairnProcess, engineEnv, pollUntil, runCli, settingsOf } from './cluster.js';
 import { GqlClient, metricValue } from './http.js';
 import { CpuMeter, cpuParams, waitForQuietMachine } from './procstat.js';
 import { percentile } from './stats.js';
@@ -71,16 +71,8 @@ const keptEnv = (): Record<string, string> => ({
   KAFKA_EVENTS_TOPIC: `${ns}.events`,
   DATABASE_SCHEMA: ns,
   ELASTICSEARCH_INDEX_PREFIX: values['index-prefix'] ?? ns,
-  ...settings(),
+  ...settingsOf(values.env),
 });
-
-/** `--env NAME=value` (repeatable): settings of the processes under test, e.g. PROJECTOR_CONCURRENCY. */
-function settings(): Record<string, string> {
-  const pairs = (values.env ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2) as [string, string]);
-  const bad = pairs.find(([name, value]) => !name || value === undefined);
-  if (bad) throw new Error(`--env wants NAME=value, got ${bad.join('')}`);
-  return Object.fromEntries(pairs);
-}
 
 const describeCpu = (use: Record<string, number>, perSecond: number): string =>
   Object.entries(use)
