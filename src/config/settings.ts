@@ -154,9 +154,9 @@ export const SETTINGS = [
   {
     name: 'S3_OUTBOX_ENTRY_INTERVAL_MS',
     kind: 'int',
-    default: '0',
+    default: '25',
     min: 0,
-    doc: 'Least time between two outbox entries of one process: the commits stored meanwhile share the next one (one PUT, one relay publication, larger batches downstream). Less CPU at a few hundred mutations/s, up to this much more latency; see README, Performance.',
+    doc: 'Least time between two outbox entries of one process: the commits stored meanwhile share the next one (one PUT and one removal instead of one per few commits). It does not delay the relay, which is told of each commit as soon as it is stored; it delays the confirmation of their ledger reservations by up to this much. 0: a new entry as soon as the previous one is written.',
   },
   {
     name: 'KAFKA_BROKERS',
