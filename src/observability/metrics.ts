@@ -27,7 +27,7 @@ export function createMetrics() {
     }),
     relayEntries: new Counter({
       name: 'cairn_relay_published_entries_total',
-      help: 'Outbox entries the relay published, by how it got them: offered by their writer, or listed',
+      help: 'Outbox entries (or parts of one, offered as its writer gathers it) the relay published, by how it got them: offered by their writer, or listed',
       labelNames: ['via'],
       registers: [registry],
     }),
