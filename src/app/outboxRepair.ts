@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { EventStore } from '../ports/eventStore.js';
 import type { LedgerEntry, SequenceStore } from '../ports/sequenceStore.js';
 import type { AggregateRepository } from './aggregateRepository.js';
+import { mapLimit } from './concurrency.js';
 
 export interface OutboxRepairResult {
   /** Unconfirmed reservations looked at. */
@@ -20,22 +21,21 @@ export interface OutboxRepair {
   start(): () => Promise<void>;
 }
 
+/** Aggregates repaired at once. */
+const REPAIR_CONCURRENCY = 16;
+
 /**
  * The outbox repair. An S3 append writes the commit, then its outbox entry, then confirms the
  * ledger reservation; a writer that dies between the commit and the entry leaves a stored commit
  * that no listing of the outbox will find (the relay saw it only if its announcement arrived). Its
- * reservation stays unconfirmed, so it is
- * found here: every stored commit after the confirmed seq is appended again (identical bytes: the
- * store accepts them and writes the entry; a duplicate publication is harmless, the projector's
- * registry drops it) and the reservation confirmed. A reservation with nothing stored whose writer
+ * reservation stays unconfirmed, so it is found here: every stored commit after the confirmed seq
+ * is appended again (identical bytes: the store accepts them and writes the entry; a duplicate
+ * publication is harmless, the projector's registry drops it) and the reservation confirmed. A reservation with nothing stored whose writer
  * is long gone is given back, as a writer meeting it would.
  *
  * Looking too early is safe (re-appending an append in flight only duplicates its entry), so
  * `minAgeMs` only keeps the repair from doing the live writers' work.
  */
-/** Aggregates repaired at once. */
-const REPAIR_CONCURRENCY = 16;
-
 export function createOutboxRepair(deps: {
   eventStore: EventStore;
   sequenceStore: SequenceStore;
@@ -66,15 +66,10 @@ export function createOutboxRepair(deps: {
     const result: OutboxRepairResult = { checked: entries.length, reappended: 0, rolledBack: 0 };
     // Aggregates side by side (each one's commits in order): a re-append waits for its outbox entry,
     // which may wait out S3_OUTBOX_ENTRY_INTERVAL_MS, and concurrent ones share it.
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < entries.length) {
-        const done = await repair(entries[next++]!, now);
-        result.reappended += done.reappended;
-        result.rolledBack += done.rolledBack;
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(REPAIR_CONCURRENCY, entries.length) }, worker));
+    for (const done of await mapLimit(entries, REPAIR_CONCURRENCY, (entry) => repair(entry, now))) {
+      result.reappended += done.reappended;
+      result.rolledBack += done.rolledBack;
+    }
     if (result.reappended > 0 || result.rolledBack > 0) {
       logger.warn('outbox repair: appends left unfinished by a writer were completed', { ...result });
     }

@@ -1,9 +1,9 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
 import { createS3EventStore, ensureBucket } from '../../src/adapters/eventStore/s3.js';
 import { httpS3Api, type S3Api, sdkS3Api } from '../../src/adapters/eventStore/s3Api.js';
+import { mapLimit } from '../../src/app/concurrency.js';
 import { type Commit, serializeCommit } from '../../src/core/envelope.js';
 import { EventAlreadyExistsError, UnavailableError } from '../../src/core/errors.js';
 import { describeEventStoreContract, makeCommit } from '../contract/eventStore.contract.js';

@@ -1,4 +1,4 @@
-import { mapLimit } from '../../src/adapters/eventStore/concurrency.js';
+import { mapLimit } from '../../src/app/concurrency.js';
 import { Api, aggregateIdOf } from '../e2e/api.js';
 import type { Cluster } from '../e2e/harness.js';
 import { randomId } from '../support/ids.js';

@@ -13,9 +13,9 @@ const MAX_PAYLOADS_PER_STATEMENT = 1_000;
 /**
  * PostgreSQL LISTEN/NOTIFY. A signal with an entry is sent at once, carrying the entry's commits
  * (in one payload, or one per commit when they do not fit in one; a commit too large for a payload
- * is left to a plain signal), in the order notified. Plain signals
- * are coalesced: at most one NOTIFY per `coalesceMs` per process. Either way `notify` does not wait
- * for PostgreSQL, so it never adds to a mutation's latency.
+ * is left to a plain signal), in the order notified. Plain signals are coalesced: at most one
+ * NOTIFY per `coalesceMs` per process. Either way `notify` does not wait for PostgreSQL, so it
+ * never adds to a mutation's latency.
  */
 export function createPostgresAppendSignal(options: {
   pool: pg.Pool;

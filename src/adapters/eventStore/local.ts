@@ -3,6 +3,7 @@ import { constants, type Dirent, readdirSync, readFile as readFileCallback, read
 import { access, type FileHandle, link, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { mapLimit } from '../../app/concurrency.js';
 import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
 import { EventAlreadyExistsError, isCairnError, UnavailableError } from '../../core/errors.js';
 import {
@@ -29,7 +30,6 @@ import {
   unpublishedKey,
 } from '../../ports/eventStore.js';
 import { parseGroupEntry } from './commitCopies.js';
-import { mapLimit } from './concurrency.js';
 
 /** Outbox entries: markers (written by this store) and group entries. */
 const OUTBOX_FILE = { test: (name: string) => MARKER_FILE.test(name) || GROUP_ENTRY_FILE.test(name) };

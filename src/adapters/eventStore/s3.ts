@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { mapLimit } from '../../app/concurrency.js';
 import { type Commit, parseCommit, serializeCommit } from '../../core/envelope.js';
 import { EventAlreadyExistsError, UnavailableError } from '../../core/errors.js';
 import {
@@ -24,7 +25,6 @@ import {
   type UnpublishedRef,
 } from '../../ports/eventStore.js';
 import { copyLine, copyOf, createGroupEntryWriter, parseCopyLines, parseGroupEntry } from './commitCopies.js';
-import { mapLimit } from './concurrency.js';
 import { type ListResult, type S3Api, sdkS3Api } from './s3Api.js';
 
 export interface S3EventStoreOptions extends EventStoreHooks {
