@@ -44,6 +44,12 @@ export interface CommandResult {
 
 export interface CommandService {
   execute(command: Command, meta: CommandMeta): Promise<CommandResult>;
+  /**
+   * Resolves once the appends acknowledged so far have their outbox entries written and their ledger
+   * reservations confirmed, or after `timeoutMs`: a stopping gateway leaves nothing for the outbox
+   * repair of another (an entry may wait out S3_OUTBOX_ENTRY_INTERVAL_MS).
+   */
+  settle(timeoutMs: number): Promise<void>;
 }
 
 export interface CommandServiceDeps {
@@ -68,6 +74,8 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
   const timeout = options.dependencyTimeoutMs;
   const abandonedMs = options.abandonedReservationMs ?? timeout * 2;
   const now = deps.now ?? (() => new Date());
+  /** Acknowledged appends whose outbox entry and confirmation are under way. */
+  const confirming = new Set<Promise<unknown>>();
 
   async function loadDependencies(command: Command, state: AggregateState, fresh: boolean, deadline: Deadline) {
     const load = (ref: AggregateRef, verify = fresh || !options.trustCache) =>
@@ -206,7 +214,9 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
     // reservation stays unconfirmed, which is what sends the outbox repair to a commit left without
     // an entry (this process dying, or the entry's write failing and its re-sends below too).
     const confirm = () => sequenceStore.confirm(key, nextSeq).catch(() => undefined);
-    indexed.then(confirm, () => settleInBackground(commit, confirm));
+    const confirmed = indexed.then(confirm, () => settleInBackground(commit, confirm));
+    confirming.add(confirmed);
+    void confirmed.finally(() => confirming.delete(confirmed));
     const after = applyCommits(state, [commit]);
     repository.remember(after);
     const last = commit.envelopes[commit.envelopes.length - 1]!;
@@ -293,6 +303,15 @@ export function createCommandService(deps: CommandServiceDeps): CommandService {
         // The generated id must be chosen inside, once: a replay returns the first answer anyway.
         () => run(normalized, meta),
       );
+    },
+
+    async settle(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([Promise.allSettled([...confirming]), timedOut]);
+      clearTimeout(timer);
     },
   };
 }

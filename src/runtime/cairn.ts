@@ -98,6 +98,8 @@ export async function startCairn(config: Config, adapters: Adapters, logger: Log
       },
     });
     stops.push(repair.start());
+    // Run before the adapters close: the entries and confirmations of acknowledged appends finish here.
+    stops.push(() => commands.settle(config.dependencyTimeoutMs));
     services = {
       commands,
       // Each request reads them bounded by its deadline (createRequestContext).

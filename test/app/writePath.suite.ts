@@ -346,6 +346,46 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       expect(await seqs(db)).toEqual([1, 2, 3]);
     });
 
+    it('settles (a stopping gateway) once acknowledged appends have their outbox entries and confirmations, or at its timeout', async () => {
+      const real = ports().eventStore;
+      const { sequenceStore } = ports();
+      let openGate = (): void => {};
+      const gate = new Promise<void>((r) => {
+        openGate = r;
+      });
+      const slowIndex: EventStore = {
+        ...real,
+        appendCommit: async (commit) => {
+          const { indexed } = await real.appendCommit(commit);
+          return { indexed: gate.then(() => indexed) };
+        },
+      };
+      const db = await seed(service());
+      const key = `INSTANCE:${db}/i`;
+      const gated = service({ eventStore: slowIndex });
+      expect(await codeOf(gated.execute(update(db, 1, 5), meta))).toBe('OK');
+
+      // The entry is held: settling gives up at its timeout, the reservation still unconfirmed.
+      const started = Date.now();
+      await gated.settle(150);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 1 });
+
+      let settled = false;
+      const settling = gated.settle(5_000).then(() => {
+        settled = true;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(settled).toBe(false);
+      openGate();
+      await settling;
+      // Confirmed by the time settle resolves, without waiting further.
+      expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 2 });
+      const idle = Date.now();
+      await gated.settle(5_000); // nothing under way: at once
+      expect(Date.now() - idle).toBeLessThan(1_000);
+    });
+
     it('completes an append whose writer died between its commit and its outbox entry, and gives back a burned seq', async () => {
       const { eventStore, sequenceStore } = ports();
       const svc = service();
