@@ -67,6 +67,22 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     };
     return { ledger, asked };
   };
+  /** The ports' event store, holding each append's outbox entry until `open` (then failing it while `fail` says so). */
+  const heldEntries = (fail: () => boolean = () => false) => {
+    const real = ports().eventStore;
+    let open = (): void => {};
+    const gate = new Promise<void>((r) => {
+      open = r;
+    });
+    const eventStore: EventStore = {
+      ...real,
+      appendCommit: async (commit) => {
+        const { indexed } = await real.appendCommit(commit);
+        return { indexed: gate.then(() => (fail() ? Promise.reject(new UnavailableError('s3')) : indexed)) };
+      },
+    };
+    return { eventStore, open: () => open() };
+  };
   const codeOf = (p: Promise<unknown>) =>
     p.then(
       () => 'OK',
@@ -301,22 +317,9 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     });
 
     it('acknowledges on the stored commit and confirms the reservation only once its outbox entry is written', async () => {
-      const real = ports().eventStore;
       const { sequenceStore } = ports();
-      let openGate = (): void => {};
-      const gate = new Promise<void>((r) => {
-        openGate = r;
-      });
       let failIndex = false;
-      const slowIndex: EventStore = {
-        ...real,
-        appendCommit: async (commit) => {
-          const { indexed } = await real.appendCommit(commit);
-          return {
-            indexed: gate.then(() => (failIndex ? Promise.reject(new UnavailableError('s3')) : indexed)),
-          };
-        },
-      };
+      const held = heldEntries(() => failIndex);
       const svc = service();
       const db = await seed(svc);
       const key = `INSTANCE:${db}/i`;
@@ -325,12 +328,12 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
         timeoutMs: 5_000,
         what: 'the seed to be confirmed',
       });
-      const gated = service({ eventStore: slowIndex });
+      const gated = service({ eventStore: held.eventStore });
       expect(await codeOf(gated.execute(update(db, 1, 5), meta))).toBe('OK');
       // Longer than a confirmation may wait for company: still unconfirmed, because of the gate.
       await new Promise((r) => setTimeout(r, 150));
       expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 1 });
-      openGate();
+      held.open();
       await waitFor(async () => ((await sequenceStore.get(key))?.confirmedSeq === 2 ? true : undefined), {
         timeoutMs: 5_000,
         what: 'the confirmation after the entry',
@@ -347,22 +350,11 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
     });
 
     it('settles (a stopping gateway) once acknowledged appends have their outbox entries and confirmations, or at its timeout', async () => {
-      const real = ports().eventStore;
       const { sequenceStore } = ports();
-      let openGate = (): void => {};
-      const gate = new Promise<void>((r) => {
-        openGate = r;
-      });
-      const slowIndex: EventStore = {
-        ...real,
-        appendCommit: async (commit) => {
-          const { indexed } = await real.appendCommit(commit);
-          return { indexed: gate.then(() => indexed) };
-        },
-      };
+      const held = heldEntries();
       const db = await seed(service());
       const key = `INSTANCE:${db}/i`;
-      const gated = service({ eventStore: slowIndex });
+      const gated = service({ eventStore: held.eventStore });
       expect(await codeOf(gated.execute(update(db, 1, 5), meta))).toBe('OK');
 
       // The entry is held: settling gives up at its timeout, the reservation still unconfirmed.
@@ -377,7 +369,7 @@ export function describeWritePath(name: string, ports: () => WritePathPorts) {
       });
       await new Promise((r) => setTimeout(r, 50));
       expect(settled).toBe(false);
-      openGate();
+      held.open();
       await settling;
       // Confirmed by the time settle resolves, without waiting further.
       expect(await sequenceStore.get(key)).toMatchObject({ seq: 2, confirmedSeq: 2 });
