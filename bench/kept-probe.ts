@@ -59,7 +59,7 @@ if (!MODES.includes(mode as (typeof MODES)[number]) || !ns) {
   process.stderr.write(`usage: npx tsx bench/kept-probe.ts ${MODES.join('|')} <kept namespace> [options]\n`);
   process.exit(2);
 }
-const DB = 'bench'; // the bench's database (bench/main.ts)
+const DB = 'bench'; // the bench's database (bench/run/context.ts)
 
 const keptEnv = (): Record<string, string> => ({
   HOST: '127.0.0.1',
