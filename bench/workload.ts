@@ -147,6 +147,8 @@ export interface MixResult {
   createLatencies: number[];
   updateLatencies: number[];
   acknowledged: number;
+  /** Of the acknowledged, creates. */
+  created: number;
   /** Acknowledged in the measured window. */
   measured: number;
   measuredSeconds: number;
@@ -169,6 +171,7 @@ export async function runMix(o: MixOptions): Promise<MixResult> {
     createLatencies: [],
     updateLatencies: [],
     acknowledged: 0,
+    created: 0,
     measured: 0,
     measuredSeconds: 0,
     windowRates: [],
@@ -256,6 +259,7 @@ export async function runMix(o: MixOptions): Promise<MixResult> {
 
   function account(sentAt: number, ms: number, create: boolean): void {
     r.acknowledged++;
+    if (create) r.created++;
     const end = sentAt + ms;
     if (sentAt >= measureFrom && end <= stopAt) {
       r.measured++;

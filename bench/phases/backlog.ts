@@ -48,11 +48,12 @@ export async function writeBacklog(run: BenchRun): Promise<void> {
   run.zipf = new Zipf(Math.max(1, run.hot.length), P.zipfS);
   // Until the backlog holds P.backlog commits: an update that conflicted five times is given up, so
   // one pass of P.backlog mutations left the store short (47,852 of 50,000 at 2026-11-24T19:16).
-  const rest = { acknowledged: 0, conflicts: 0, errors: 0 };
+  const rest = { acknowledged: 0, created: 0, conflicts: 0, errors: 0 };
   let left = P.backlogBudgetMs - (performance.now() - started);
   while (seeded.acknowledged + rest.acknowledged < P.backlog && left > 0) {
     const pass = await countedMix(run, P.backlog - seeded.acknowledged - rest.acknowledged, 64, 0.5, left);
     rest.acknowledged += pass.acknowledged;
+    rest.created += pass.created;
     rest.conflicts += pass.conflicts;
     rest.errors += pass.errors;
     if (pass.acknowledged === 0) break; // nothing goes through (errors are logged): stop here
@@ -76,7 +77,7 @@ export async function writeBacklog(run: BenchRun): Promise<void> {
         budgetSeconds: P.backlogBudgetMs / 1000,
         cappedByTime: acked < P.backlog && left <= 0,
         mutations: acked,
-        creates: seeded.acknowledged + Math.round(rest.acknowledged * 0.5),
+        creates: seeded.created + rest.created,
         conflicts: seeded.conflicts + rest.conflicts,
         errors: seeded.errors + rest.errors,
         ...run.cpuSince(before),
