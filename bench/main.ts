@@ -74,7 +74,7 @@ if (profile !== 'production' && profile !== 'embedded') {
 
 let parameters: BenchParameters;
 try {
-  parameters = benchParameters(args, profile, args.quick ?? false);
+  parameters = benchParameters(args, profile);
 } catch (e) {
   if (!(e instanceof BenchUsageError)) throw e;
   process.stderr.write(`${e.message}\n`);

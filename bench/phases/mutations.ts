@@ -3,6 +3,9 @@ import type { BenchRun } from '../run/context.js';
 import { latencyFigure, type Params, rateFigure, round } from '../stats.js';
 import { type MixResult, runMix } from '../workload.js';
 
+/** "1 client", "32 clients". */
+const clients = (c: number): string => `${c} client${c === 1 ? '' : 's'}`;
+
 function mixParams(run: BenchRun, r: MixResult, concurrency: number): Params {
   return {
     concurrency,
@@ -54,18 +57,12 @@ export async function mutationLevels(run: BenchRun): Promise<void> {
       ...cpuUse,
     };
     run.add(
-      latencyFigure(
-        `mutation.ack.c${c}`,
-        `mutation ack latency (${c} client${c === 1 ? '' : 's'})`,
-        r.latencies,
-        params,
-        {
-          note: 'successful requests only; CONFLICT answers are counted in parameters.conflicts and retried with the actual seq',
-        },
-      ),
+      latencyFigure(`mutation.ack.c${c}`, `mutation ack latency (${clients(c)})`, r.latencies, params, {
+        note: 'successful requests only; CONFLICT answers are counted in parameters.conflicts and retried with the actual seq',
+      }),
       rateFigure(
         `mutation.rate.c${c}`,
-        `mutation throughput (${c} client${c === 1 ? '' : 's'})`,
+        `mutation throughput (${clients(c)})`,
         'mutations/s',
         r.measured,
         r.measuredSeconds,
@@ -73,9 +70,9 @@ export async function mutationLevels(run: BenchRun): Promise<void> {
         params,
       ),
     );
-    if (r.errors > 0) run.log(`  ${c} clients: ${r.errors} errors: ${r.firstErrors.join(' | ')}`);
+    if (r.errors > 0) run.log(`  ${clients(c)}: ${r.errors} errors: ${r.firstErrors.join(' | ')}`);
     run.log(
-      `  ${c} client${c === 1 ? '' : 's'}: p50 ${run.fig(`mutation.ack.c${c}`)?.p50?.toFixed(2)} ms, p99 ${run.fig(`mutation.ack.c${c}`)?.p99?.toFixed(2)} ms, ${run.fig(`mutation.rate.c${c}`)?.value.toFixed(0)}/s, ${r.conflicts} conflicts`,
+      `  ${clients(c)}: p50 ${run.fig(`mutation.ack.c${c}`)?.p50?.toFixed(2)} ms, p99 ${run.fig(`mutation.ack.c${c}`)?.p99?.toFixed(2)} ms, ${run.fig(`mutation.rate.c${c}`)?.value.toFixed(0)}/s, ${r.conflicts} conflicts`,
     );
   }
 }

@@ -39,7 +39,8 @@ const levelsOf = (v: string | undefined): number[] => {
 };
 
 /** What a run does and for how long: the options given, the profile's defaults (smaller with --quick) for the rest. */
-export function benchParameters(args: BenchArgs, profile: Profile, quick: boolean) {
+export function benchParameters(args: BenchArgs, profile: Profile) {
+  const quick = args.quick ?? false;
   return {
     /**
      * Commits staged for the relay, projector and rebuild figures: the issue asks for relay and

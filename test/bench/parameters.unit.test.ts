@@ -3,16 +3,15 @@ import { BenchUsageError, benchParameters } from '../../bench/run/parameters.js'
 
 describe('bench parameters', () => {
   it('takes the profile defaults, smaller with --quick', () => {
-    expect(benchParameters({}, 'production', false)).toMatchObject({ backlog: 100_000, levels: [1, 8, 32, 128] });
-    expect(benchParameters({}, 'embedded', false).backlog).toBe(50_000);
-    expect(benchParameters({}, 'production', true)).toMatchObject({ backlog: 1_000, levelMs: 2_000 });
+    expect(benchParameters({}, 'production')).toMatchObject({ backlog: 100_000, levels: [1, 8, 32, 128] });
+    expect(benchParameters({}, 'embedded').backlog).toBe(50_000);
+    expect(benchParameters({ quick: true }, 'production')).toMatchObject({ backlog: 1_000, levelMs: 2_000 });
   });
 
   it('uses the numbers given', () => {
     const p = benchParameters(
       { backlog: '2000', levels: '4,16', 'level-seconds': '1.5', 'e2e-rate': '75', seed: '0' },
       'production',
-      false,
     );
     expect(p).toMatchObject({
       backlog: 2_000,
@@ -33,6 +32,6 @@ describe('bench parameters', () => {
     [{ levels: '1,,8' }, '--levels must be client counts separated by commas (1,8,32,128), not "1,,8"'],
     [{ levels: '2.5' }, '--levels must be client counts separated by commas (1,8,32,128), not "2.5"'],
   ])('refuses %o, naming the option', (args, message) => {
-    expect(() => benchParameters(args, 'production', false)).toThrow(new BenchUsageError(message));
+    expect(() => benchParameters(args, 'production')).toThrow(new BenchUsageError(message));
   });
 });
